@@ -1,0 +1,18 @@
+// Per-channel bias plus an optional ReLU, in one pass: y = act(x + b[c]).
+// Serves linear layers (x: (N, C)) and convolutions (x: (N, C, H, W)).
+#pragma once
+
+#include "engine/core/backend.hpp"
+
+namespace vsae {
+
+enum class Activation { none, relu };
+
+// x, y: (N, C, ...) with the same shape; b: (C)
+void bias_act_forward(Backend& be, const Tensor& x, const Tensor& b, const Tensor& y, Activation act);
+// Uses y (post-activation) for the ReLU mask. dx += g, db += Σ_{n,spatial} g, where g = dy·act'(y).
+// dx may be undefined (skipped).
+void bias_act_backward(Backend& be, const Tensor& y, const Tensor& dy, const Tensor& dx,
+                       const Tensor& db, Activation act);
+
+}  // namespace vsae

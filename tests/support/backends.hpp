@@ -1,0 +1,25 @@
+// Shared CPU and CUDA backends for the test suites, and the macro that skips CUDA cases without a GPU.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/core/backend.hpp"
+
+namespace vsae::test {
+
+Backend& cpu();
+// The CUDA backend; call only after VSAE_REQUIRE_CUDA().
+Backend& cuda();
+// Empty when CUDA is usable, otherwise why not.
+const std::string& cuda_unavailable_reason();
+
+}  // namespace vsae::test
+
+// Skips (never passes) a CUDA case on machines without a usable GPU; ctest reports it as skipped.
+#define VSAE_REQUIRE_CUDA()                                                                    \
+  do {                                                                                         \
+    if (!::vsae::test::cuda_unavailable_reason().empty())                                      \
+      GTEST_SKIP() << "CUDA backend unavailable: " << ::vsae::test::cuda_unavailable_reason(); \
+  } while (0)
