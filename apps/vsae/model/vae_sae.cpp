@@ -1,0 +1,114 @@
+// Builds the VAE-SAE graph layer by layer with the DESIGN §4 names and runs its training step.
+#include "apps/vsae/model/vae_sae.hpp"
+
+#include "engine/graph/layers.hpp"
+#include "engine/graph/nodes.hpp"
+#include "engine/ops/gather.hpp"
+
+namespace vsae {
+
+namespace {
+constexpr ConvParams kDownsample{2, 1};  // 4x4 kernels, stride 2, pad 1 halve the resolution
+}
+
+VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std::uint64_t seed)
+    : config_(config), batch_(batch), seed_(seed) {
+  VSAE_CHECK(batch > 0, "batch size must be positive, got " << batch);
+  VSAE_CHECK(config.conv_channels.size() == 4, "the encoder has 4 conv layers");
+
+  ArenaPlan plan;
+  std::size_t step_off = plan.reserve(Shape{1}, DType::i32);
+  std::size_t one_off = plan.reserve(Shape{1}, DType::f32);
+  std::size_t beta_off = plan.reserve(Shape{1}, DType::f32);
+  std::size_t gamma_off = plan.reserve(Shape{1}, DType::f32);
+  scalars_ = be.allocate(plan.total_bytes());
+  step_ = scalars_.view(Shape{1}, DType::i32, step_off);
+  weight_one_ = scalars_.view(Shape{1}, DType::f32, one_off);
+  weight_beta_ = scalars_.view(Shape{1}, DType::f32, beta_off);
+  weight_gamma_ = scalars_.view(Shape{1}, DType::f32, gamma_off);
+  const float one = 1.0f;
+  be.upload(weight_one_, &one);
+  set_loss_weights(be, beta_, gamma_);
+
+  input_ = graph_.value("input", Shape{batch, config.channels, config.image_size, config.image_size}, false);
+  Value* h = build_encoder(input_);
+  Value* h_hat = build_sae(h);
+  mu_ = linear_layer(graph_, "head.mu", h_hat, config.latent, Activation::none);
+  logvar_ = linear_layer(graph_, "head.logvar", h_hat, config.latent, Activation::none);
+  Value* eps = graph_.value("eps", mu_->shape, false);
+  graph_.add<NormalNoiseNode>(eps, seed_, step_);
+  Value* zlat = graph_.value("zlat", mu_->shape);
+  graph_.add<ReparamNode>(mu_, logvar_, eps, zlat);
+  logits_ = build_decoder(zlat);
+  build_losses(input_, h, h_hat);
+
+  graph_.plan(be, seed_);
+}
+
+Value* VaeSaeModel::build_encoder(Value* x) {
+  Value* y = x;
+  for (std::size_t i = 0; i < config_.conv_channels.size(); ++i)
+    y = conv2d_layer(graph_, "encoder.conv" + std::to_string(i + 1), y, config_.conv_channels[i],
+                     config_.kernel, kDownsample, Activation::relu);
+  Value* flat = graph_.alias("encoder.flatten", y, Shape{batch_, y->shape.numel() / batch_});
+  return linear_layer(graph_, "encoder.fc1", flat, config_.hidden, Activation::relu);
+}
+
+Value* VaeSaeModel::build_sae(Value* h) {
+  VSAE_CHECK(config_.sae == SaeKind::identity, "only the identity SAE is available in this build");
+  return h;
+}
+
+Value* VaeSaeModel::build_decoder(Value* z) {
+  Value* y = linear_layer(graph_, "decoder.fc2", z, config_.hidden, Activation::relu);
+  const int c_last = config_.conv_channels.back();
+  const int side = config_.image_size >> config_.conv_channels.size();
+  y = linear_layer(graph_, "decoder.fc3", y, c_last * side * side, Activation::relu);
+  y = graph_.alias("decoder.unflatten", y, Shape{batch_, c_last, side, side});
+  // Mirror of the encoder: 64→64→32→32→C.
+  const std::vector<int> outs{config_.conv_channels[2], config_.conv_channels[1], config_.conv_channels[0],
+                              config_.channels};
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    bool last = i + 1 == outs.size();
+    y = conv_transpose2d_layer(graph_, "decoder.deconv" + std::to_string(i + 1), y, outs[i], config_.kernel,
+                               kDownsample, last ? Activation::none : Activation::relu);
+  }
+  return y;
+}
+
+void VaeSaeModel::build_losses(Value* x, Value* h, Value* h_hat) {
+  recon_loss_ = graph_.value("loss.recon", Shape{1}, false);
+  graph_.add<BceLogitsLossNode>(logits_, x, recon_loss_, weight_one_);
+  kl_loss_ = graph_.value("loss.kl", Shape{1}, false);
+  graph_.add<KlLossNode>(mu_, logvar_, kl_loss_, weight_beta_);
+  if (h_hat != h) {
+    sae_loss_ = graph_.value("loss.sae", Shape{1}, false);
+    graph_.add<MseLossNode>(h_hat, h, sae_loss_, weight_gamma_);
+  }
+}
+
+void VaeSaeModel::set_loss_weights(Backend& be, float beta, float gamma) {
+  beta_ = beta;
+  gamma_ = gamma;
+  be.upload(weight_beta_, &beta);
+  be.upload(weight_gamma_, &gamma);
+}
+
+void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
+  advance_counter(be, step_, 1);
+  graph_.forward(be);
+  graph_.backward(be);
+  adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
+            step_, hyper);
+}
+
+LossValues VaeSaeModel::read_losses(Backend& be) const {
+  LossValues out;
+  be.download(&out.recon, recon_loss_->data);
+  be.download(&out.kl, kl_loss_->data);
+  if (sae_loss_) be.download(&out.sae, sae_loss_->data);
+  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae;
+  return out;
+}
+
+}  // namespace vsae

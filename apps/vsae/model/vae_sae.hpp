@@ -1,0 +1,69 @@
+// The hybrid VAE-SAE of DESIGN §4 assembled on the graph engine, with its training step.
+// The SAE sits in the main path: the latent heads read ĥ, the SAE's reconstruction of h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/graph/graph.hpp"
+#include "engine/ops/adam.hpp"
+
+namespace vsae {
+
+enum class SaeKind { identity, topk, l1, l1_prox };
+
+struct ModelConfig {
+  int channels = 1;  // 1 for dSprites, 3 for Shapes3D
+  int image_size = 64;
+  std::vector<int> conv_channels{32, 32, 64, 64};
+  int kernel = 4;
+  int hidden = 256;
+  int sae_width = 500;
+  int latent = 10;
+  SaeKind sae = SaeKind::identity;
+};
+
+struct LossValues {
+  float recon = 0, kl = 0, sae = 0, total = 0;
+};
+
+class VaeSaeModel {
+ public:
+  VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std::uint64_t seed);
+
+  // One optimisation step on the batch already in input(): step += 1, forward, backward, Adam.
+  // Asynchronous on CUDA; no allocation, no host synchronisation.
+  void train_step(Backend& be, const AdamHyper& hyper);
+  // The loss terms of the last forward (synchronises with the device).
+  LossValues read_losses(Backend& be) const;
+  // Loss weights β (KL) and γ (SAE reconstruction), kept on the device.
+  void set_loss_weights(Backend& be, float beta, float gamma);
+
+  Graph& graph() { return graph_; }
+  const ModelConfig& config() const { return config_; }
+  int batch() const { return batch_; }
+  Value& input() { return *input_; }
+  Value& logits() { return *logits_; }
+  Value& mu() { return *mu_; }
+  Value& logvar() { return *logvar_; }
+  const Tensor& step() const { return step_; }
+
+ private:
+  Value* build_encoder(Value* x);
+  Value* build_sae(Value* h);
+  Value* build_decoder(Value* z);
+  void build_losses(Value* x, Value* h, Value* h_hat);
+
+  ModelConfig config_;
+  int batch_;
+  std::uint64_t seed_;
+  Graph graph_;
+  Storage scalars_;  // device scalars: step counter and loss weights
+  Tensor step_, weight_one_, weight_beta_, weight_gamma_;
+  Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr;
+  Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr;
+  float beta_ = 1.0f, gamma_ = 1.0f;
+};
+
+}  // namespace vsae

@@ -1,0 +1,144 @@
+// Graph construction, one-time memory planning, and the forward/backward drivers.
+#include "engine/graph/graph.hpp"
+
+#include <cmath>
+
+#include "engine/core/philox.hpp"
+
+namespace vsae {
+
+void Node::forward(Backend& be) {
+  check_shapes();
+  forward_impl(be);
+}
+
+Value* Graph::value(const std::string& name, Shape shape, bool requires_grad) {
+  VSAE_CHECK(!planned_, "graph is planned; cannot add value " << name);
+  Value v;
+  v.name = name;
+  v.shape = shape;
+  v.requires_grad = requires_grad;
+  values_.push_back(std::move(v));
+  return &values_.back();
+}
+
+Value* Graph::alias(const std::string& name, const Value* source, Shape shape) {
+  VSAE_CHECK(shape.numel() == source->shape.numel(),
+             "alias " << name << " " << shape << " of " << source->name << " " << source->shape
+                      << " changes the element count");
+  Value* v = value(name, shape, source->requires_grad);
+  v->alias_of = source->alias_of ? source->alias_of : source;
+  return v;
+}
+
+Parameter* Graph::parameter(const std::string& name, Shape shape, ParamInit init) {
+  VSAE_CHECK(!planned_, "graph is planned; cannot add parameter " << name);
+  for (const Parameter& p : params_) VSAE_CHECK(p.name != name, "duplicate parameter name " << name);
+  Parameter p;
+  p.name = name;
+  p.shape = shape;
+  p.init = init;
+  params_.push_back(std::move(p));
+  return &params_.back();
+}
+
+void Graph::plan(Backend& be, std::uint64_t seed) {
+  VSAE_CHECK(!planned_, "graph planned twice");
+
+  ArenaPlan param_plan;
+  std::vector<std::size_t> param_offsets;
+  for (const Parameter& p : params_) param_offsets.push_back(param_plan.reserve(p.shape, DType::f32));
+  param_arena_bytes_ = param_plan.total_bytes();
+
+  ArenaPlan act_plan;
+  ArenaPlan grad_plan = param_plan;  // activation gradients follow the parameter gradients
+  std::vector<std::size_t> data_offsets, grad_offsets;
+  for (const Value& v : values_) {
+    bool owns = v.alias_of == nullptr;
+    data_offsets.push_back(owns ? act_plan.reserve(v.shape, DType::f32) : 0);
+    grad_offsets.push_back(owns && v.requires_grad ? grad_plan.reserve(v.shape, DType::f32) : 0);
+  }
+
+  params_arena_ = be.allocate(param_plan.total_bytes());
+  adam_m_arena_ = be.allocate(param_plan.total_bytes());
+  adam_v_arena_ = be.allocate(param_plan.total_bytes());
+  grads_ = be.allocate(grad_plan.total_bytes());
+  activations_ = be.allocate(act_plan.total_bytes());
+
+  std::size_t i = 0;
+  for (Parameter& p : params_) {
+    std::size_t off = param_offsets[i++];
+    p.value = params_arena_.view(p.shape, DType::f32, off);
+    p.grad = grads_.view(p.shape, DType::f32, off);
+    p.adam_m = adam_m_arena_.view(p.shape, DType::f32, off);
+    p.adam_v = adam_v_arena_.view(p.shape, DType::f32, off);
+  }
+  i = 0;
+  for (Value& v : values_) {
+    if (v.alias_of == nullptr) {
+      v.data = activations_.view(v.shape, DType::f32, data_offsets[i]);
+      if (v.requires_grad) v.grad = grads_.view(v.shape, DType::f32, grad_offsets[i]);
+    }
+    ++i;
+  }
+  // Aliases point at values planned above (an alias always names a non-alias source).
+  for (Value& v : values_) {
+    if (v.alias_of == nullptr) continue;
+    v.data = v.alias_of->data.reshaped(v.shape);
+    if (v.alias_of->grad.defined()) v.grad = v.alias_of->grad.reshaped(v.shape);
+  }
+
+  initialise_parameters(be, seed);
+  for (auto& node : nodes_) node->prepare(be);
+  planned_ = true;
+}
+
+void Graph::initialise_parameters(Backend& be, std::uint64_t seed) {
+  std::vector<float> host;
+  std::uint32_t ordinal = 0;
+  for (Parameter& p : params_) {
+    host.resize(static_cast<std::size_t>(p.shape.numel()));
+    float bound = 1.0f / std::sqrt(static_cast<float>(p.init.fan_in));
+    for (std::size_t j = 0; j < host.size(); ++j) {
+      PhiloxBlock r = philox_draw(seed, RngStream::init, static_cast<std::uint32_t>(j), ordinal);
+      host[j] = bound * (2.0f * philox_uniform(r.v[0]) - 1.0f);
+    }
+    be.upload(p.value, host.data());
+    ++ordinal;
+  }
+}
+
+void Graph::forward(Backend& be) {
+  VSAE_CHECK(planned_, "graph must be planned before forward");
+  for (auto& node : nodes_) node->forward(be);
+}
+
+void Graph::backward(Backend& be) {
+  VSAE_CHECK(planned_, "graph must be planned before backward");
+  be.zero(grads_.flat(DType::u8));
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) (*it)->backward(be);
+}
+
+Parameter& Graph::find_parameter(const std::string& name) {
+  for (Parameter& p : params_)
+    if (p.name == name) return p;
+  throw Error("no parameter named " + name);
+}
+
+Value& Graph::find_value(const std::string& name) {
+  for (Value& v : values_)
+    if (v.name == name) return v;
+  throw Error("no value named " + name);
+}
+
+std::int64_t Graph::parameter_count() const {
+  std::int64_t n = 0;
+  for (const Parameter& p : params_) n += p.shape.numel();
+  return n;
+}
+
+Tensor Graph::flat_param_grads() const {
+  return grads_.view(Shape{static_cast<std::int64_t>(param_arena_bytes_ / 4)}, DType::f32, 0);
+}
+
+}  // namespace vsae

@@ -1,0 +1,114 @@
+// The graph engine: a model is an ordered list of nodes over named values and parameters.
+// Forward runs the nodes in order, backward in reverse. All activation, gradient, parameter and
+// optimizer memory is planned once by plan(), so a training step allocates nothing and never
+// waits on the host — the whole step can be captured into a CUDA Graph.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/core/backend.hpp"
+#include "engine/core/storage.hpp"
+
+namespace vsae {
+
+// An activation. `alias_of` values share the memory (and gradient) of another value under a new
+// shape, e.g. the flatten between conv4 and fc1.
+struct Value {
+  std::string name;
+  Shape shape;
+  bool requires_grad = true;
+  const Value* alias_of = nullptr;
+  Tensor data;  // set by Graph::plan
+  Tensor grad;  // set by Graph::plan when requires_grad
+};
+
+// How a parameter is initialised: PyTorch's defaults for Conv/Linear, U(−b, b), b = 1/√fan_in.
+struct ParamInit {
+  std::int64_t fan_in = 1;
+};
+
+struct Parameter {
+  std::string name;  // PyTorch-style, e.g. "encoder.conv1.weight"
+  Shape shape;       // PyTorch layout
+  ParamInit init;
+  Tensor value, grad, adam_m, adam_v;  // set by Graph::plan
+};
+
+class Node {
+ public:
+  virtual ~Node() = default;
+  virtual const char* kind() const = 0;
+
+  // Checks that every tensor still has the shape it was built with, then runs the op.
+  void forward(Backend& be);
+  // Accumulates into the gradients of the inputs and parameters from what forward saved.
+  virtual void backward(Backend& be) = 0;
+  // Called once after memory planning: reserve scratch, choose algorithms.
+  virtual void prepare(Backend& /*be*/) {}
+
+ protected:
+  virtual void check_shapes() const = 0;
+  virtual void forward_impl(Backend& be) = 0;
+};
+
+class Graph {
+ public:
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // ---- building ---------------------------------------------------------------------------
+  Value* value(const std::string& name, Shape shape, bool requires_grad = true);
+  Value* alias(const std::string& name, const Value* source, Shape shape);
+  Parameter* parameter(const std::string& name, Shape shape, ParamInit init);
+  template <class NodeT, class... Args>
+  NodeT* add(Args&&... args) {
+    auto node = std::make_unique<NodeT>(std::forward<Args>(args)...);
+    NodeT* raw = node.get();
+    nodes_.push_back(std::move(node));
+    return raw;
+  }
+
+  // ---- memory -----------------------------------------------------------------------------
+  // Allocates every arena on `be` and initialises the parameters from `seed` (identical values
+  // on every backend); the graph is then fixed.
+  void plan(Backend& be, std::uint64_t seed);
+  bool planned() const { return planned_; }
+
+  // ---- running ----------------------------------------------------------------------------
+  void forward(Backend& be);
+  // Zeroes every gradient (one memset) and runs the nodes' backward in reverse order.
+  void backward(Backend& be);
+
+  // ---- access -----------------------------------------------------------------------------
+  const std::deque<Parameter>& parameters() const { return params_; }
+  Parameter& find_parameter(const std::string& name);
+  Value& find_value(const std::string& name);
+  std::int64_t parameter_count() const;  // scalars, excluding alignment padding
+  std::size_t activation_bytes() const { return activations_.bytes(); }
+
+  // Flat views over whole arenas, identical layout: the optimizer updates all tensors at once.
+  Tensor flat_params() const { return params_arena_.flat(DType::f32); }
+  Tensor flat_param_grads() const;
+  Tensor flat_adam_m() const { return adam_m_arena_.flat(DType::f32); }
+  Tensor flat_adam_v() const { return adam_v_arena_.flat(DType::f32); }
+
+ private:
+  void initialise_parameters(Backend& be, std::uint64_t seed);
+
+  std::deque<Value> values_;  // deque: stable addresses while building
+  std::deque<Parameter> params_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  bool planned_ = false;
+
+  Storage activations_;
+  Storage grads_;  // parameter gradients first (same layout as params), then activation gradients
+  Storage params_arena_, adam_m_arena_, adam_v_arena_;
+  std::size_t param_arena_bytes_ = 0;
+};
+
+}  // namespace vsae

@@ -1,0 +1,21 @@
+// Layer builders: create a layer's PyTorch-named parameters and its nodes in one call.
+#pragma once
+
+#include <string>
+
+#include "engine/graph/graph.hpp"
+#include "engine/ops/bias_act.hpp"
+#include "engine/ops/conv.hpp"
+
+namespace vsae {
+
+// name.weight (O, C, k, k), name.bias (O); returns act(conv(x) + b).
+Value* conv2d_layer(Graph& g, const std::string& name, Value* x, int out_channels, int kernel,
+                    ConvParams p, Activation act);
+// name.weight (C, O, k, k), name.bias (O); returns act(conv_transpose(x) + b).
+Value* conv_transpose2d_layer(Graph& g, const std::string& name, Value* x, int out_channels, int kernel,
+                              ConvParams p, Activation act);
+// name.weight (OUT, IN), name.bias (OUT); returns act(x Wᵀ + b).
+Value* linear_layer(Graph& g, const std::string& name, Value* x, int out_features, Activation act);
+
+}  // namespace vsae

@@ -1,0 +1,122 @@
+// Forward/backward of each node type: shape checks, then the device-agnostic ops.
+#include "engine/graph/nodes.hpp"
+
+#include "engine/ops/linear.hpp"
+#include "engine/ops/losses.hpp"
+#include "engine/ops/reparam.hpp"
+
+namespace vsae {
+
+namespace {
+
+void expect_shape(const Tensor& t, const Shape& shape, const char* node, const std::string& what) {
+  VSAE_CHECK(t.shape == shape, node << ": " << what << " has shape " << t.shape << ", expected " << shape);
+}
+
+void expect_same(const Value* a, const Value* b, const char* node) {
+  expect_shape(a->data, a->shape, node, a->name);
+  expect_shape(b->data, a->shape, node, b->name);
+}
+
+const Tensor kNone;  // an undefined gradient: the op skips it
+
+const Tensor& grad_or_none(const Value* v) { return v->requires_grad ? v->grad : kNone; }
+
+}  // namespace
+
+// ---- convolutions -----------------------------------------------------------------------------
+
+void Conv2dNode::check_shapes() const {
+  expect_shape(x_->data, x_->shape, kind(), x_->name);
+  expect_shape(w_->value, w_->shape, kind(), w_->name);
+  expect_shape(y_->data, conv2d_output_shape(x_->shape, w_->shape, p_), kind(), y_->name);
+}
+void Conv2dNode::prepare(Backend& be) { conv2d_prepare(be, x_->shape, w_->shape, p_); }
+void Conv2dNode::forward_impl(Backend& be) { conv2d_forward(be, x_->data, w_->value, y_->data, p_); }
+void Conv2dNode::backward(Backend& be) {
+  conv2d_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad, p_);
+}
+
+void ConvTranspose2dNode::check_shapes() const {
+  expect_shape(x_->data, x_->shape, kind(), x_->name);
+  expect_shape(w_->value, w_->shape, kind(), w_->name);
+  expect_shape(y_->data, conv_transpose2d_output_shape(x_->shape, w_->shape, p_), kind(), y_->name);
+}
+void ConvTranspose2dNode::prepare(Backend& be) { conv_transpose2d_prepare(be, x_->shape, w_->shape, p_); }
+void ConvTranspose2dNode::forward_impl(Backend& be) {
+  conv_transpose2d_forward(be, x_->data, w_->value, y_->data, p_);
+}
+void ConvTranspose2dNode::backward(Backend& be) {
+  conv_transpose2d_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad, p_);
+}
+
+// ---- linear and bias + activation -------------------------------------------------------------
+
+void LinearNode::check_shapes() const {
+  expect_shape(x_->data, x_->shape, kind(), x_->name);
+  expect_shape(w_->value, w_->shape, kind(), w_->name);
+  expect_shape(y_->data, Shape{x_->shape[0], w_->shape[0]}, kind(), y_->name);
+}
+void LinearNode::forward_impl(Backend& be) { linear_forward(be, x_->data, w_->value, y_->data); }
+void LinearNode::backward(Backend& be) {
+  linear_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad);
+}
+
+void BiasActNode::check_shapes() const {
+  expect_same(x_, y_, kind());
+  expect_shape(b_->value, Shape{x_->shape[1]}, kind(), b_->name);
+}
+void BiasActNode::forward_impl(Backend& be) { bias_act_forward(be, x_->data, b_->value, y_->data, act_); }
+void BiasActNode::backward(Backend& be) {
+  bias_act_backward(be, y_->data, y_->grad, grad_or_none(x_), b_->grad, act_);
+}
+
+// ---- reparameterisation -----------------------------------------------------------------------
+
+void NormalNoiseNode::check_shapes() const { expect_shape(eps_->data, eps_->shape, kind(), eps_->name); }
+void NormalNoiseNode::forward_impl(Backend& be) { fill_normal(be, seed_, step_, eps_->data); }
+
+void ReparamNode::check_shapes() const {
+  expect_same(mu_, logvar_, kind());
+  expect_same(mu_, eps_, kind());
+  expect_same(mu_, z_, kind());
+}
+void ReparamNode::forward_impl(Backend& be) {
+  reparam_forward(be, mu_->data, logvar_->data, eps_->data, z_->data);
+}
+void ReparamNode::backward(Backend& be) {
+  reparam_backward(be, logvar_->data, eps_->data, z_->grad, grad_or_none(mu_), grad_or_none(logvar_));
+}
+
+// ---- losses -----------------------------------------------------------------------------------
+
+void BceLogitsLossNode::check_shapes() const {
+  expect_same(logits_, target_, kind());
+  expect_shape(loss_->data, Shape{1}, kind(), loss_->name);
+}
+void BceLogitsLossNode::forward_impl(Backend& be) {
+  bce_logits_forward(be, logits_->data, target_->data, loss_->data);
+}
+void BceLogitsLossNode::backward(Backend& be) {
+  bce_logits_backward(be, logits_->data, target_->data, weight_, grad_or_none(logits_));
+}
+
+void KlLossNode::check_shapes() const {
+  expect_same(mu_, logvar_, kind());
+  expect_shape(loss_->data, Shape{1}, kind(), loss_->name);
+}
+void KlLossNode::forward_impl(Backend& be) { kl_forward(be, mu_->data, logvar_->data, loss_->data); }
+void KlLossNode::backward(Backend& be) {
+  kl_backward(be, mu_->data, logvar_->data, weight_, grad_or_none(mu_), grad_or_none(logvar_));
+}
+
+void MseLossNode::check_shapes() const {
+  expect_same(a_, b_, kind());
+  expect_shape(loss_->data, Shape{1}, kind(), loss_->name);
+}
+void MseLossNode::forward_impl(Backend& be) { mse_forward(be, a_->data, b_->data, loss_->data); }
+void MseLossNode::backward(Backend& be) {
+  mse_backward(be, a_->data, b_->data, weight_, grad_or_none(a_), grad_or_none(b_));
+}
+
+}  // namespace vsae

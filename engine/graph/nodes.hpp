@@ -1,0 +1,160 @@
+// The graph's node types: one per op family in engine/ops, each saving what its backward needs.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/graph/graph.hpp"
+#include "engine/ops/bias_act.hpp"
+#include "engine/ops/conv.hpp"
+
+namespace vsae {
+
+class Conv2dNode : public Node {
+ public:
+  Conv2dNode(Value* x, Parameter* w, Value* y, ConvParams p) : x_(x), w_(w), y_(y), p_(p) {}
+  const char* kind() const override { return "conv2d"; }
+  void backward(Backend& be) override;
+  void prepare(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value *x_;
+  Parameter* w_;
+  Value* y_;
+  ConvParams p_;
+};
+
+class ConvTranspose2dNode : public Node {
+ public:
+  ConvTranspose2dNode(Value* x, Parameter* w, Value* y, ConvParams p) : x_(x), w_(w), y_(y), p_(p) {}
+  const char* kind() const override { return "conv_transpose2d"; }
+  void backward(Backend& be) override;
+  void prepare(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value* x_;
+  Parameter* w_;
+  Value* y_;
+  ConvParams p_;
+};
+
+class LinearNode : public Node {
+ public:
+  LinearNode(Value* x, Parameter* w, Value* y) : x_(x), w_(w), y_(y) {}
+  const char* kind() const override { return "linear"; }
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value* x_;
+  Parameter* w_;
+  Value* y_;
+};
+
+class BiasActNode : public Node {
+ public:
+  BiasActNode(Value* x, Parameter* b, Value* y, Activation act) : x_(x), b_(b), y_(y), act_(act) {}
+  const char* kind() const override { return "bias_act"; }
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value* x_;
+  Parameter* b_;
+  Value* y_;
+  Activation act_;
+};
+
+// Draws the reparameterisation noise for the current step (a device counter).
+class NormalNoiseNode : public Node {
+ public:
+  NormalNoiseNode(Value* eps, std::uint64_t seed, Tensor step) : eps_(eps), seed_(seed), step_(step) {}
+  const char* kind() const override { return "normal_noise"; }
+  void backward(Backend&) override {}
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value* eps_;
+  std::uint64_t seed_;
+  Tensor step_;
+};
+
+class ReparamNode : public Node {
+ public:
+  ReparamNode(Value* mu, Value* logvar, Value* eps, Value* z) : mu_(mu), logvar_(logvar), eps_(eps), z_(z) {}
+  const char* kind() const override { return "reparam"; }
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value *mu_, *logvar_, *eps_, *z_;
+};
+
+// Loss terms write a device scalar and seed the backward pass scaled by a device-side weight.
+class BceLogitsLossNode : public Node {
+ public:
+  BceLogitsLossNode(Value* logits, Value* target, Value* loss, Tensor weight)
+      : logits_(logits), target_(target), loss_(loss), weight_(weight) {}
+  const char* kind() const override { return "bce_logits_loss"; }
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value *logits_, *target_, *loss_;
+  Tensor weight_;
+};
+
+class KlLossNode : public Node {
+ public:
+  KlLossNode(Value* mu, Value* logvar, Value* loss, Tensor weight)
+      : mu_(mu), logvar_(logvar), loss_(loss), weight_(weight) {}
+  const char* kind() const override { return "kl_loss"; }
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value *mu_, *logvar_, *loss_;
+  Tensor weight_;
+};
+
+class MseLossNode : public Node {
+ public:
+  MseLossNode(Value* a, Value* b, Value* loss, Tensor weight) : a_(a), b_(b), loss_(loss), weight_(weight) {}
+  const char* kind() const override { return "mse_loss"; }
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value *a_, *b_, *loss_;
+  Tensor weight_;
+};
+
+}  // namespace vsae

@@ -1,0 +1,71 @@
+// Graph engine: memory planning, aliases, parameter layout and the zero-then-accumulate backward.
+#include <gtest/gtest.h>
+
+#include "engine/graph/graph.hpp"
+#include "engine/graph/layers.hpp"
+#include "tests/support/backends.hpp"
+
+namespace vsae {
+namespace {
+
+TEST(Graph, PlansParametersGradientsAndAliases) {
+  Graph g;
+  Value* x = g.value("x", Shape{2, 3, 4, 4}, false);
+  Value* flat = g.alias("flat", x, Shape{2, 48});
+  Value* y = linear_layer(g, "fc", flat, 5, Activation::relu);
+  g.plan(test::cpu(), 1);
+
+  EXPECT_EQ(flat->data.data, x->data.data);
+  EXPECT_FALSE(flat->grad.defined());  // x needs no gradient, nor does its alias
+  EXPECT_TRUE(y->grad.defined());
+  Parameter& w = g.find_parameter("fc.weight");
+  Parameter& b = g.find_parameter("fc.bias");
+  EXPECT_EQ(w.shape, (Shape{5, 48}));
+  EXPECT_EQ(b.shape, (Shape{5}));
+  EXPECT_EQ(g.parameter_count(), 5 * 48 + 5);
+  // The flat arenas share one layout, so one Adam launch covers every tensor.
+  auto offset = [](const Tensor& t, const Tensor& base) {
+    return static_cast<const std::byte*>(t.data) - static_cast<const std::byte*>(base.data);
+  };
+  EXPECT_EQ(offset(b.value, g.flat_params()), offset(b.grad, g.flat_param_grads()));
+  EXPECT_EQ(offset(b.value, g.flat_params()), offset(b.adam_m, g.flat_adam_m()));
+  EXPECT_THROW(g.value("late", Shape{1}), Error);
+  EXPECT_THROW(g.find_parameter("fc.nothing"), Error);
+}
+
+TEST(Graph, InitialisationFollowsPyTorchBounds) {
+  Graph g;
+  Value* x = g.value("x", Shape{1, 100}, false);
+  linear_layer(g, "fc", x, 50, Activation::none);
+  g.plan(test::cpu(), 42);
+  const Parameter& w = g.find_parameter("fc.weight");
+  const float* v = w.value.ptr<float>();
+  float lo = 1, hi = -1;
+  for (std::int64_t i = 0; i < w.value.numel(); ++i) {
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  EXPECT_GE(lo, -0.1f);  // bound 1/sqrt(100)
+  EXPECT_LE(hi, 0.1f);
+  EXPECT_LT(lo, -0.09f);
+  EXPECT_GT(hi, 0.09f);
+}
+
+TEST(Graph, DuplicateParameterNamesAreRejected) {
+  Graph g;
+  Value* x = g.value("x", Shape{1, 4}, false);
+  linear_layer(g, "fc", x, 4, Activation::none);
+  EXPECT_THROW(linear_layer(g, "fc", x, 4, Activation::none), Error);
+}
+
+TEST(Graph, ShapeMismatchIsCaughtBeforeTheOpRuns) {
+  Graph g;
+  Value* x = g.value("x", Shape{2, 4}, false);
+  Value* y = linear_layer(g, "fc", x, 3, Activation::none);
+  g.plan(test::cpu(), 1);
+  y->data = y->data.reshaped(Shape{3, 2});  // corrupt a planned view
+  EXPECT_THROW(g.forward(test::cpu()), Error);
+}
+
+}  // namespace
+}  // namespace vsae

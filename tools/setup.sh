@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vsae_gpu needs (only the missing ones), then configures and builds
+# into build/ (Release). Idempotent: a second run installs nothing and rebuilds only what changed.
+#
+# Environment overrides:
+#   VSAE_CUDA=AUTO|ON|OFF    build the CUDA backend (AUTO: when the toolkit is found)
+#   VSAE_CUDA_ARCHS="80;90"  CUDA architectures
+#   VSAE_WERROR=ON|OFF       warnings as errors (CI turns it on)
+#   VSAE_BUILD_DIR=build     where to build
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_dir=${VSAE_BUILD_DIR:-build}
+packages=(
+  cmake ninja-build g++ git pkg-config
+  libgtest-dev libopenblas-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev
+  python3 python3-numpy python3-sklearn python3-h5py python3-pil python3-matplotlib python3-torch
+)
+
+say() { printf '[setup] %s\n' "$*"; }
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "all Debian packages present"
+fi
+
+# The CUDA toolkit (with cuDNN and cuBLAS) is not a Debian package here; it is found at its
+# standard prefix when installed.
+if [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+  say "CUDA toolkit: $(nvcc --version | tail -1)"
+else
+  say "no CUDA toolkit found: building the CPU backend only"
+fi
+
+if [[ ! -f $build_dir/build.ninja ]]; then
+  say "configuring $build_dir (Release)"
+fi
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DVSAE_CUDA="${VSAE_CUDA:-AUTO}" -DVSAE_CUDA_ARCHS="${VSAE_CUDA_ARCHS:-80;90}" \
+  -DVSAE_WERROR="${VSAE_WERROR:-OFF}" >/dev/null
+
+say "building $build_dir"
+cmake --build "$build_dir" --parallel "$(nproc)"
+say "done: binaries in $build_dir"
