@@ -1,0 +1,208 @@
+// Parsing, validation and serialisation of the run config.
+#include "apps/vsae/config/run_config.hpp"
+
+#include <fstream>
+#include <limits>
+
+#include "apps/vsae/config/json_reader.hpp"
+#include "engine/core/check.hpp"
+
+namespace vsae::config {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
+
+SaeKind parse_method(const std::string& s) {
+  if (s == "topk") return SaeKind::topk;
+  if (s == "l1") return SaeKind::l1;
+  return SaeKind::l1_prox;
+}
+
+void read_dataset(JsonReader r, DatasetConfig& d) {
+  d.name = r.string("name", d.name, {"dsprites", "shapes3d"});
+  d.source = r.string("source", d.source);
+  if (d.source.empty()) throw Error(r.key_path("source") + " must be \"procedural\" or a file path");
+  d.subset = r.integer("subset", d.subset, 0, 737280);
+  r.reject_unknown_keys();
+}
+
+void read_model(JsonReader r, ModelConfig& m) {
+  std::vector<std::int64_t> convs = r.integers("conv_channels", {32, 32, 64, 64}, 1, 1024);
+  if (convs.size() != 4) throw Error(r.key_path("conv_channels") + " must list 4 channel counts");
+  m.conv_channels.assign(convs.begin(), convs.end());
+  m.hidden = static_cast<int>(r.integer("hidden", m.hidden, 1, 65536));
+  m.sae_width = static_cast<int>(r.integer("sae_width", m.sae_width, 1, 65536));
+  m.latent = static_cast<int>(r.integer("latent", m.latent, 1, 1024));
+  r.reject_unknown_keys();
+}
+
+void read_schedule(JsonReader r, ScheduleConfig& s, std::int64_t width, std::int64_t train_epochs) {
+  s.type = r.string("type", s.type, {"linear", "exponential", "cosine", "step"});
+  const std::string bound = "1 and sae_width (" + std::to_string(width) + ")";
+  auto k_in_range = [&](const std::string& key, std::int64_t fallback) {
+    std::int64_t k = r.integer(key, std::min(fallback, width), std::numeric_limits<std::int64_t>::min(), kMaxInt);
+    if (k < 1 || k > width)
+      throw Error(r.key_path(key) + " must be between " + bound + ", got " + std::to_string(k));
+    return k;
+  };
+  s.start = k_in_range("start", s.start);
+  s.end = k_in_range("end", s.end);
+  if (s.end > s.start)
+    throw Error(r.key_path("end") + " (" + std::to_string(s.end) + ") must not exceed " + r.key_path("start") + " (" +
+                std::to_string(s.start) + ")");
+  s.epochs = r.integer("epochs", std::min(s.epochs, train_epochs), 0, train_epochs);
+  s.granularity = r.string("granularity", s.granularity, {"epoch", "step"});
+  s.step_every = r.integer("step_every", s.step_every, 1, kMaxInt);
+  r.reject_unknown_keys();
+}
+
+void read_controller(JsonReader r, ControllerConfig& c) {
+  c.mode = r.string("mode", c.mode, {"adaptive", "fixed"});
+  c.initial = r.number("initial", c.initial, 0.0, 1e6);
+  c.rate = r.number("rate", c.rate, 0.0, 10.0);
+  c.min = r.number("min", c.min, 0.0, 1e6);
+  c.max = r.number("max", c.max, 0.0, 1e6);
+  if (c.min > c.max) throw Error(r.key_path("min") + " must not exceed " + r.key_path("max"));
+  if (c.initial < c.min || c.initial > c.max)
+    throw Error(r.key_path("initial") + " must lie within [" + r.key_path("min") + ", " + r.key_path("max") + "]");
+  r.reject_unknown_keys();
+}
+
+void read_training(JsonReader r, TrainingConfig& t) {
+  t.epochs = r.integer("epochs", t.epochs, 1, 100000);
+  t.extra_epochs = r.integer("extra_epochs", t.extra_epochs, 0, 100000);
+  t.batch_size = r.integer("batch_size", t.batch_size, 1, 65536);
+  t.lr = r.number("lr", t.lr, 0.0, 10.0);
+  if (t.lr <= 0.0) throw Error(r.key_path("lr") + " must be positive");
+  t.adam_beta1 = r.number("adam_beta1", t.adam_beta1, 0.0, 0.999999);
+  t.adam_beta2 = r.number("adam_beta2", t.adam_beta2, 0.0, 0.999999999);
+  t.adam_eps = r.number("adam_eps", t.adam_eps, 1e-30, 1.0);
+  t.beta = r.number("beta", t.beta, 0.0, 1e6);
+  t.gamma = r.number("gamma", t.gamma, 0.0, 1e6);
+  t.tf32 = r.boolean("tf32", t.tf32);
+  r.reject_unknown_keys();
+}
+
+void read_eval(JsonReader r, EvalConfig& e) {
+  e.samples = r.integer("samples", e.samples, 0, 737280);
+  e.mig_bins = r.integer("mig_bins", e.mig_bins, 2, 1000);
+  e.dead_thresholds = r.numbers("dead_thresholds", e.dead_thresholds, 0.0, 1.0);
+  e.activation_eps = r.numbers("activation_eps", e.activation_eps, 0.0, 1e6);
+  r.reject_unknown_keys();
+}
+
+void read_output(JsonReader r, OutputConfig& o, const std::string& run_name) {
+  o.dir = r.string("dir", "runs/" + run_name);
+  if (o.dir.empty()) throw Error(r.key_path("dir") + " must not be empty");
+  o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every, 0, 100000);
+  o.save_latents = r.boolean("save_latents", o.save_latents);
+  r.reject_unknown_keys();
+}
+
+}  // namespace
+
+const char* to_string(SaeKind kind) {
+  switch (kind) {
+    case SaeKind::identity: return "identity";
+    case SaeKind::topk: return "topk";
+    case SaeKind::l1: return "l1";
+    case SaeKind::l1_prox: return "l1_prox";
+  }
+  return "?";
+}
+
+RunConfig parse_run_config(const json& root) {
+  RunConfig c;
+  JsonReader r(&root, "");
+  c.name = r.string("name", c.name);
+  if (c.name.empty() || c.name.find('/') != std::string::npos)
+    throw Error("name must be a non-empty string without '/'");
+  c.seed = static_cast<std::uint64_t>(r.integer("seed", 0, 0, std::numeric_limits<std::int64_t>::max()));
+  c.device = r.string("device", c.device, {"auto", "cpu", "cuda"});
+  read_dataset(r.section("dataset"), c.dataset);
+  c.model.channels = c.dataset.name == "dsprites" ? 1 : 3;
+  if (c.dataset.name == "shapes3d" && c.dataset.subset > 480000)
+    throw Error("dataset.subset must be between 0 and 480000 for shapes3d, got " + std::to_string(c.dataset.subset));
+  read_model(r.section("model"), c.model);
+  read_training(r.section("training"), c.training);
+
+  JsonReader sparsity = r.section("sparsity");
+  c.sparsity.method = parse_method(sparsity.string("method", "topk", {"topk", "l1", "l1_prox"}));
+  c.model.sae = c.sparsity.method;
+  read_schedule(sparsity.section("schedule"), c.sparsity.schedule, c.model.sae_width, c.training.epochs);
+  read_controller(sparsity.section("controller"), c.sparsity.controller);
+  sparsity.reject_unknown_keys();
+
+  read_eval(r.section("evaluation"), c.eval);
+  read_output(r.section("output"), c.output, c.name);
+  r.reject_unknown_keys();
+  return c;
+}
+
+RunConfig load_run_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("config " + path + ": cannot open (missing or unreadable)");
+  json root;
+  try {
+    root = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw Error("config " + path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  try {
+    return parse_run_config(root);
+  } catch (const Error& e) {
+    throw Error("config " + path + ": " + e.what());
+  }
+}
+
+json RunConfig::to_json() const {
+  return json{
+      {"name", name},
+      {"seed", seed},
+      {"device", device},
+      {"dataset", {{"name", dataset.name}, {"source", dataset.source}, {"subset", dataset.subset}}},
+      {"model",
+       {{"conv_channels", model.conv_channels},
+        {"hidden", model.hidden},
+        {"sae_width", model.sae_width},
+        {"latent", model.latent}}},
+      {"sparsity",
+       {{"method", to_string(sparsity.method)},
+        {"schedule",
+         {{"type", sparsity.schedule.type},
+          {"start", sparsity.schedule.start},
+          {"end", sparsity.schedule.end},
+          {"epochs", sparsity.schedule.epochs},
+          {"granularity", sparsity.schedule.granularity},
+          {"step_every", sparsity.schedule.step_every}}},
+        {"controller",
+         {{"mode", sparsity.controller.mode},
+          {"initial", sparsity.controller.initial},
+          {"rate", sparsity.controller.rate},
+          {"min", sparsity.controller.min},
+          {"max", sparsity.controller.max}}}}},
+      {"training",
+       {{"epochs", training.epochs},
+        {"extra_epochs", training.extra_epochs},
+        {"batch_size", training.batch_size},
+        {"lr", training.lr},
+        {"adam_beta1", training.adam_beta1},
+        {"adam_beta2", training.adam_beta2},
+        {"adam_eps", training.adam_eps},
+        {"beta", training.beta},
+        {"gamma", training.gamma},
+        {"tf32", training.tf32}}},
+      {"evaluation",
+       {{"samples", eval.samples},
+        {"mig_bins", eval.mig_bins},
+        {"dead_thresholds", eval.dead_thresholds},
+        {"activation_eps", eval.activation_eps}}},
+      {"output",
+       {{"dir", output.dir}, {"checkpoint_every", output.checkpoint_every}, {"save_latents", output.save_latents}}},
+  };
+}
+
+}  // namespace vsae::config

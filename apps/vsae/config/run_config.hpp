@@ -1,0 +1,89 @@
+// The run config: one JSON file describes a whole run. Every default lives here (and in the
+// README's config reference); the resolved config, defaults filled in, is written to config.json.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/vsae/model/vae_sae.hpp"
+
+namespace vsae::config {
+
+struct DatasetConfig {
+  std::string name = "dsprites";       // dsprites | shapes3d
+  std::string source = "procedural";   // procedural | path to the real .npz / .h5 file
+  std::int64_t subset = 0;             // 0: the whole dataset; N: a fixed random subset of N images
+};
+
+struct ScheduleConfig {
+  std::string type = "linear";  // linear | exponential | cosine | step
+  std::int64_t start = 500;
+  std::int64_t end = 50;
+  std::int64_t epochs = 50;     // the schedule reaches `end` after this many epochs, then holds
+  std::string granularity = "epoch";  // epoch | step
+  std::int64_t step_every = 10;       // for type "step": epochs between drops
+};
+
+struct ControllerConfig {
+  std::string mode = "adaptive";  // adaptive: λ/τ track k(e); fixed: the coefficient stays `initial`
+  double initial = 1e-3;          // initial λ (l1) or τ (l1_prox)
+  double rate = 0.05;             // η in λ ← λ·exp(η·(L0 − k)/k), applied every step
+  double min = 1e-7;
+  double max = 10.0;
+};
+
+struct SparsityConfig {
+  SaeKind method = SaeKind::topk;
+  ScheduleConfig schedule;
+  ControllerConfig controller;
+};
+
+struct TrainingConfig {
+  std::int64_t epochs = 50;
+  std::int64_t extra_epochs = 100;
+  std::int64_t batch_size = 64;
+  double lr = 1e-4;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
+  double beta = 1.0;   // KL weight
+  double gamma = 1.0;  // SAE reconstruction weight
+  bool tf32 = true;
+};
+
+struct EvalConfig {
+  std::int64_t samples = 10000;  // 0: the whole dataset
+  std::int64_t mig_bins = 20;
+  std::vector<double> dead_thresholds{0.0, 1e-4, 1e-3, 1e-2};
+  std::vector<double> activation_eps{0.0, 1e-3};
+};
+
+struct OutputConfig {
+  std::string dir;  // default: runs/<name>
+  std::int64_t checkpoint_every = 5;
+  bool save_latents = false;
+};
+
+struct RunConfig {
+  std::string name = "run";
+  std::uint64_t seed = 0;
+  std::string device = "auto";
+  DatasetConfig dataset;
+  ModelConfig model;
+  SparsityConfig sparsity;
+  TrainingConfig training;
+  EvalConfig eval;
+  OutputConfig output;
+
+  nlohmann::json to_json() const;  // the resolved config, every default filled in
+};
+
+// Validates the whole config before anything is allocated; throws vsae::Error naming the key path.
+RunConfig parse_run_config(const nlohmann::json& root);
+RunConfig load_run_config(const std::string& path);
+
+const char* to_string(SaeKind kind);
+
+}  // namespace vsae::config

@@ -1,0 +1,95 @@
+// Run-config validation: defaults, and a clear error naming the key for each kind of bad input.
+#include <gtest/gtest.h>
+
+#include "apps/vsae/config/run_config.hpp"
+
+namespace vsae::config {
+namespace {
+
+using nlohmann::json;
+
+std::string error_of(const json& j) {
+  try {
+    parse_run_config(j);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Config, DefaultsFollowTheDesign) {
+  RunConfig c = parse_run_config(json::object());
+  EXPECT_EQ(c.dataset.name, "dsprites");
+  EXPECT_EQ(c.model.channels, 1);
+  EXPECT_EQ(c.model.sae_width, 500);
+  EXPECT_EQ(c.sparsity.method, SaeKind::topk);
+  EXPECT_EQ(c.sparsity.schedule.start, 500);
+  EXPECT_EQ(c.sparsity.schedule.end, 50);
+  EXPECT_EQ(c.sparsity.schedule.epochs, 50);
+  EXPECT_EQ(c.training.extra_epochs, 100);
+  EXPECT_EQ(c.training.batch_size, 64);
+  EXPECT_DOUBLE_EQ(c.training.lr, 1e-4);
+  EXPECT_EQ(c.eval.samples, 10000);
+  EXPECT_EQ(c.eval.mig_bins, 20);
+  EXPECT_EQ(c.output.dir, "runs/run");
+}
+
+TEST(Config, ResolvedConfigRoundTrips) {
+  json in = {{"name", "x"}, {"dataset", {{"name", "shapes3d"}, {"subset", 1000}}},
+             {"sparsity", {{"method", "l1"}, {"schedule", {{"type", "cosine"}, {"end", 20}}}}}};
+  RunConfig a = parse_run_config(in);
+  EXPECT_EQ(a.model.channels, 3);
+  RunConfig b = parse_run_config(a.to_json());
+  EXPECT_EQ(a.to_json(), b.to_json());
+}
+
+struct BadCase {
+  const char* label;
+  json config;
+  const char* message;
+};
+
+class BadConfig : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfig, FailsWithAMessageNamingTheKey) {
+  std::string err = error_of(GetParam().config);
+  EXPECT_NE(err.find(GetParam().message), std::string::npos) << "got: " << err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Config, BadConfig,
+    ::testing::Values(
+        BadCase{"UnknownTopLevelKey", {{"epochs", 3}}, "unknown config key epochs"},
+        BadCase{"UnknownNestedKey", {{"training", {{"lr", 1e-3}, {"momentum", 0.9}}}}, "unknown config key training.momentum"},
+        BadCase{"WrongTypeString", {{"seed", "zero"}}, "seed must be an integer"},
+        BadCase{"WrongTypeNumber", {{"training", {{"lr", "fast"}}}}, "training.lr must be a number"},
+        BadCase{"WrongTypeBool", {{"training", {{"tf32", 1}}}}, "training.tf32 must be true or false"},
+        BadCase{"SectionNotObject", {{"dataset", 5}}, "dataset must be a JSON object"},
+        BadCase{"BadEnum", {{"sparsity", {{"method", "top_k"}}}}, "sparsity.method must be one of topk, l1, l1_prox"},
+        BadCase{"BadDevice", {{"device", "gpu"}}, "device must be one of auto, cpu, cuda"},
+        BadCase{"KZero", {{"sparsity", {{"schedule", {{"end", 0}}}}}},
+                "sparsity.schedule.end must be between 1 and sae_width (500), got 0"},
+        BadCase{"KAboveWidth", {{"model", {{"sae_width", 100}}}, {"sparsity", {{"schedule", {{"start", 500}}}}}},
+                "sparsity.schedule.start must be between 1 and sae_width (100), got 500"},
+        BadCase{"EndAboveStart", {{"sparsity", {{"schedule", {{"start", 40}, {"end", 50}}}}}},
+                "sparsity.schedule.end (50) must not exceed sparsity.schedule.start (40)"},
+        BadCase{"ScheduleLongerThanTraining", {{"training", {{"epochs", 10}}}, {"sparsity", {{"schedule", {{"epochs", 20}}}}}},
+                "sparsity.schedule.epochs must be between 0 and 10, got 20"},
+        BadCase{"NegativeBatch", {{"training", {{"batch_size", -4}}}}, "training.batch_size must be between 1 and 65536"},
+        BadCase{"ZeroLr", {{"training", {{"lr", 0.0}}}}, "training.lr must be positive"},
+        BadCase{"BadDataset", {{"dataset", {{"name", "mnist"}}}}, "dataset.name must be one of dsprites, shapes3d"},
+        BadCase{"SubsetTooLargeForShapes3d", {{"dataset", {{"name", "shapes3d"}, {"subset", 600000}}}},
+                "dataset.subset must be between 0 and 480000 for shapes3d"},
+        BadCase{"ThresholdOutOfRange", {{"evaluation", {{"dead_thresholds", {0.0, 2.0}}}}},
+                "evaluation.dead_thresholds[1] must be between 0 and 1"},
+        BadCase{"EmptyThresholds", {{"evaluation", {{"dead_thresholds", json::array()}}}},
+                "evaluation.dead_thresholds must be a non-empty array"},
+        BadCase{"ConvChannelsCount", {{"model", {{"conv_channels", {32, 32}}}}}, "model.conv_channels must list 4"},
+        BadCase{"ControllerBounds", {{"sparsity", {{"controller", {{"min", 1.0}, {"max", 0.5}}}}}},
+                "sparsity.controller.min must not exceed sparsity.controller.max"},
+        BadCase{"NameWithSlash", {{"name", "a/b"}}, "name must be a non-empty string without '/'"},
+        BadCase{"RootNotObject", json::array({1, 2}), "the config must be a JSON object"}),
+    [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.label); });
+
+}  // namespace
+}  // namespace vsae::config
