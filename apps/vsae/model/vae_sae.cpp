@@ -16,19 +16,29 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   VSAE_CHECK(batch > 0, "batch size must be positive, got " << batch);
   VSAE_CHECK(config.conv_channels.size() == 4, "the encoder has 4 conv layers");
 
+  const Shape scalar{1}, per_unit{config.sae_width};
   ArenaPlan plan;
-  std::size_t step_off = plan.reserve(Shape{1}, DType::i32);
-  std::size_t one_off = plan.reserve(Shape{1}, DType::f32);
-  std::size_t beta_off = plan.reserve(Shape{1}, DType::f32);
-  std::size_t gamma_off = plan.reserve(Shape{1}, DType::f32);
+  std::size_t step_off = plan.reserve(scalar, DType::i32);
+  std::size_t one_off = plan.reserve(scalar, DType::f32);
+  std::size_t beta_off = plan.reserve(scalar, DType::f32);
+  std::size_t gamma_off = plan.reserve(scalar, DType::f32);
+  std::size_t k_off = plan.reserve(scalar, DType::i32);
+  std::size_t coef_off = plan.reserve(scalar, DType::f32);
+  std::size_t active_off = plan.reserve(scalar, DType::i32);
+  std::size_t fire_off = plan.reserve(per_unit, DType::i32);
   scalars_ = be.allocate(plan.total_bytes());
-  step_ = scalars_.view(Shape{1}, DType::i32, step_off);
-  weight_one_ = scalars_.view(Shape{1}, DType::f32, one_off);
-  weight_beta_ = scalars_.view(Shape{1}, DType::f32, beta_off);
-  weight_gamma_ = scalars_.view(Shape{1}, DType::f32, gamma_off);
+  step_ = scalars_.view(scalar, DType::i32, step_off);
+  weight_one_ = scalars_.view(scalar, DType::f32, one_off);
+  weight_beta_ = scalars_.view(scalar, DType::f32, beta_off);
+  weight_gamma_ = scalars_.view(scalar, DType::f32, gamma_off);
+  k_ = scalars_.view(scalar, DType::i32, k_off);
+  coefficient_ = scalars_.view(scalar, DType::f32, coef_off);
+  batch_active_ = scalars_.view(scalar, DType::i32, active_off);
+  fire_count_ = scalars_.view(per_unit, DType::i32, fire_off);
   const float one = 1.0f;
   be.upload(weight_one_, &one);
   set_loss_weights(be, beta_, gamma_);
+  set_k(be, config.sae_width);
 
   input_ = graph_.value("input", Shape{batch, config.channels, config.image_size, config.image_size}, false);
   Value* h = build_encoder(input_);
@@ -55,8 +65,20 @@ Value* VaeSaeModel::build_encoder(Value* x) {
 }
 
 Value* VaeSaeModel::build_sae(Value* h) {
-  VSAE_CHECK(config_.sae == SaeKind::identity, "only the identity SAE is available in this build");
-  return h;
+  if (config_.sae == SaeKind::identity) return h;
+  const std::int64_t width = config_.sae_width, hidden = h->shape[1];
+  Parameter* w_enc = graph_.parameter("sae.enc.weight", Shape{width, hidden}, ParamInit{hidden});
+  Parameter* b_enc = graph_.parameter("sae.enc.bias", Shape{width}, ParamInit{hidden});
+  Value* z_pre = graph_.value("sae.enc.pre", Shape{batch_, width});
+  graph_.add<LinearNode>(h, w_enc, z_pre);
+  codes_ = graph_.value("sae.codes", Shape{batch_, width});
+  SparsifyMethod method = config_.sae == SaeKind::topk ? SparsifyMethod::topk
+                          : config_.sae == SaeKind::l1 ? SparsifyMethod::l1
+                                                       : SparsifyMethod::l1_prox;
+  if (method == SparsifyMethod::l1) l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
+  sparsify_ = graph_.add<SparsifyNode>(method, z_pre, b_enc, codes_, method == SparsifyMethod::topk ? k_ : coefficient_,
+                                       l1_loss_, ActivityCounters{fire_count_, batch_active_, 0.0f});
+  return linear_layer(graph_, "sae.dec", codes_, static_cast<int>(hidden), Activation::none);
 }
 
 Value* VaeSaeModel::build_decoder(Value* z) {
@@ -100,6 +122,35 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
   graph_.backward(be);
   adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
             step_, hyper);
+  if (has_controller_) sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);
+}
+
+void VaeSaeModel::evaluate_batch(Backend& be) {
+  if (sparsify_) sparsify_->set_counting(false);
+  graph_.forward(be);
+  if (sparsify_) sparsify_->set_counting(true);
+}
+
+void VaeSaeModel::set_k(Backend& be, std::int64_t k) {
+  VSAE_CHECK(k >= 1 && k <= config_.sae_width, "k must be between 1 and the SAE width " << config_.sae_width << ", got " << k);
+  const std::int32_t value = static_cast<std::int32_t>(k);
+  be.upload(k_, &value);
+}
+
+void VaeSaeModel::set_coefficient(Backend& be, float value) { be.upload(coefficient_, &value); }
+
+float VaeSaeModel::read_coefficient(Backend& be) const {
+  float value = 0;
+  be.download(&value, coefficient_);
+  return value;
+}
+
+void VaeSaeModel::reset_fire_counts(Backend& be) { be.zero(fire_count_); }
+
+std::vector<std::int64_t> VaeSaeModel::read_fire_counts(Backend& be) const {
+  std::vector<std::int32_t> raw(static_cast<std::size_t>(fire_count_.numel()));
+  be.download(raw.data(), fire_count_);
+  return std::vector<std::int64_t>(raw.begin(), raw.end());
 }
 
 LossValues VaeSaeModel::read_losses(Backend& be) const {
@@ -107,7 +158,8 @@ LossValues VaeSaeModel::read_losses(Backend& be) const {
   be.download(&out.recon, recon_loss_->data);
   be.download(&out.kl, kl_loss_->data);
   if (sae_loss_) be.download(&out.sae, sae_loss_->data);
-  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae;
+  if (l1_loss_) be.download(&out.l1, l1_loss_->data);
+  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae + out.l1;
   return out;
 }
 

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "engine/graph/graph.hpp"
+#include "engine/graph/sparsify_nodes.hpp"
 #include "engine/ops/adam.hpp"
+#include "engine/ops/l1.hpp"
 
 namespace vsae {
 
@@ -25,20 +27,33 @@ struct ModelConfig {
 };
 
 struct LossValues {
-  float recon = 0, kl = 0, sae = 0, total = 0;
+  float recon = 0, kl = 0, sae = 0, l1 = 0, total = 0;  // l1: the weighted penalty λ·mean Σ|a|
 };
 
 class VaeSaeModel {
  public:
   VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std::uint64_t seed);
 
-  // One optimisation step on the batch already in input(): step += 1, forward, backward, Adam.
-  // Asynchronous on CUDA; no allocation, no host synchronisation.
+  // One optimisation step on the batch already in input(): step += 1, forward, backward, Adam,
+  // then (L1 methods with a controller) the device-side λ/τ update. Asynchronous on CUDA; no
+  // allocation, no host synchronisation.
   void train_step(Backend& be, const AdamHyper& hyper);
+  // Forward only, with the training firing counters left alone (evaluation).
+  void evaluate_batch(Backend& be);
   // The loss terms of the last forward (synchronises with the device).
   LossValues read_losses(Backend& be) const;
   // Loss weights β (KL) and γ (SAE reconstruction), kept on the device.
   void set_loss_weights(Backend& be, float beta, float gamma);
+
+  // ---- sparsity state, all device-resident ---------------------------------------------------
+  void set_k(Backend& be, std::int64_t k);             // Top-k's k; the L1 controller's target
+  void set_coefficient(Backend& be, float value);      // λ (l1) or τ (l1_prox)
+  float read_coefficient(Backend& be) const;
+  void enable_controller(const SparsityControl& control) { controller_ = control; has_controller_ = true; }
+  void reset_fire_counts(Backend& be);
+  std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
+  bool has_sae() const { return codes_ != nullptr; }
+  Value& codes() { return *codes_; }  // SAE activations a (B, W)
 
   Graph& graph() { return graph_; }
   const ModelConfig& config() const { return config_; }
@@ -59,10 +74,14 @@ class VaeSaeModel {
   int batch_;
   std::uint64_t seed_;
   Graph graph_;
-  Storage scalars_;  // device scalars: step counter and loss weights
+  Storage scalars_;  // device scalars and counters
   Tensor step_, weight_one_, weight_beta_, weight_gamma_;
-  Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr;
-  Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr;
+  Tensor k_, coefficient_, batch_active_, fire_count_;
+  Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
+  Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr, *l1_loss_ = nullptr;
+  SparsifyNode* sparsify_ = nullptr;
+  SparsityControl controller_;
+  bool has_controller_ = false;
   float beta_ = 1.0f, gamma_ = 1.0f;
 };
 
