@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/graph/graph.hpp"
@@ -54,6 +55,11 @@ class VaeSaeModel {
   std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
   bool has_sae() const { return codes_ != nullptr; }
   Value& codes() { return *codes_; }  // SAE activations a (B, W)
+
+  // The device scalars a checkpoint must carry (step, k, coefficient), by name.
+  std::vector<std::pair<std::string, Tensor>> state_tensors() const {
+    return {{"step", step_}, {"k", k_}, {"coefficient", coefficient_}};
+  }
 
   Graph& graph() { return graph_; }
   const ModelConfig& config() const { return config_; }

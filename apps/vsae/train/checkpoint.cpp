@@ -1,0 +1,98 @@
+// Checkpoint save/restore over safetensors.
+#include "apps/vsae/train/checkpoint.hpp"
+
+#include <cstring>
+
+#include "engine/io/safetensors.hpp"
+
+namespace vsae {
+
+namespace {
+
+HostTensor download(Backend& be, const Tensor& t) {
+  HostTensor h;
+  h.dtype = t.dtype;
+  for (int i = 0; i < t.ndim(); ++i) h.shape.push_back(t.dim(i));
+  h.bytes.resize(t.bytes());
+  be.download(h.bytes.data(), t);
+  return h;
+}
+
+HostTensor ints(const std::vector<std::int32_t>& v) {
+  HostTensor h;
+  h.dtype = DType::i32;
+  h.shape = {static_cast<std::int64_t>(v.size())};
+  h.bytes.resize(v.size() * 4);
+  std::memcpy(h.bytes.data(), v.data(), h.bytes.size());
+  return h;
+}
+
+const HostTensor& need(const SafetensorsFile& f, const std::string& path, const std::string& name) {
+  auto it = f.tensors.find(name);
+  if (it == f.tensors.end()) throw Error("checkpoint " + path + ": missing tensor '" + name + "'");
+  return it->second;
+}
+
+void upload(Backend& be, const SafetensorsFile& f, const std::string& path, const std::string& name, const Tensor& dst) {
+  const HostTensor& h = need(f, path, name);
+  Shape expected = dst.shape;
+  bool same = h.dtype == dst.dtype && static_cast<int>(h.shape.size()) == expected.ndim();
+  for (int i = 0; same && i < expected.ndim(); ++i) same = h.shape[static_cast<std::size_t>(i)] == expected[i];
+  if (!same)
+    throw Error("checkpoint " + path + ": tensor '" + name + "' does not match the model (expected " + expected.str() +
+                " " + to_string(dst.dtype) + ")");
+  be.upload(dst, h.bytes.data());
+}
+
+std::vector<std::int32_t> read_ints(const SafetensorsFile& f, const std::string& path, const std::string& name) {
+  const HostTensor& h = need(f, path, name);
+  if (h.dtype != DType::i32 || h.shape.size() != 1) throw Error("checkpoint " + path + ": tensor '" + name + "' is not an i32 vector");
+  std::vector<std::int32_t> v(static_cast<std::size_t>(h.shape[0]));
+  std::memcpy(v.data(), h.bytes.data(), h.bytes.size());
+  return v;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, const TrainerState& state) {
+  SafetensorsFile f;
+  for (const Parameter& p : model.graph().parameters()) {
+    f.tensors[p.name] = download(be, p.value);
+    f.tensors["optimizer.adam_m." + p.name] = download(be, p.adam_m);
+    f.tensors["optimizer.adam_v." + p.name] = download(be, p.adam_v);
+  }
+  for (const auto& [name, t] : model.state_tensors()) f.tensors["state." + name] = download(be, t);
+  f.tensors["trainer.dead_at_schedule_end"] = ints(state.dead_at_schedule_end);
+  f.tensors["trainer.revived"] = ints(state.revived);
+  f.metadata["format"] = "vsae_gpu checkpoint v1";
+  f.metadata["epochs_done"] = std::to_string(state.epochs_done);
+  f.metadata["config_digest"] = state.config_digest;
+  write_safetensors(path, f);
+}
+
+void load_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, TrainerState& state) {
+  SafetensorsFile f = read_safetensors(path);
+  auto meta = [&](const std::string& key) {
+    auto it = f.metadata.find(key);
+    if (it == f.metadata.end()) throw Error("checkpoint " + path + ": metadata '" + key + "' is missing (not a vsae_gpu checkpoint?)");
+    return it->second;
+  };
+  if (meta("format") != "vsae_gpu checkpoint v1") throw Error("checkpoint " + path + ": unknown format '" + meta("format") + "'");
+  if (!state.config_digest.empty() && meta("config_digest") != state.config_digest)
+    throw Error("checkpoint " + path + ": it was written by a run with a different config; resume needs the same config");
+  try {
+    state.epochs_done = std::stoll(meta("epochs_done"));
+  } catch (const std::exception&) {
+    throw Error("checkpoint " + path + ": metadata epochs_done is not a number");
+  }
+  for (const Parameter& p : model.graph().parameters()) {
+    upload(be, f, path, p.name, p.value);
+    upload(be, f, path, "optimizer.adam_m." + p.name, p.adam_m);
+    upload(be, f, path, "optimizer.adam_v." + p.name, p.adam_v);
+  }
+  for (const auto& [name, t] : model.state_tensors()) upload(be, f, path, "state." + name, t);
+  state.dead_at_schedule_end = read_ints(f, path, "trainer.dead_at_schedule_end");
+  state.revived = read_ints(f, path, "trainer.revived");
+}
+
+}  // namespace vsae
