@@ -4,7 +4,7 @@
 
 FROM nvidia/cuda:13.0.0-cudnn-devel-ubuntu24.04 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      cmake ninja-build g++ git libgtest-dev libopenblas-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev \
+      cmake ninja-build g++ git libgtest-dev libopenblas-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev libcli11-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
