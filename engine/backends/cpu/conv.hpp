@@ -1,0 +1,18 @@
+// CPU twins of the 2-D convolution ops in engine/ops/conv.hpp: im2col + OpenBLAS sgemm.
+// Arguments are already checked by the op layer; shapes and semantics are documented there.
+#pragma once
+
+#include "engine/core/tensor.hpp"
+#include "engine/ops/conv.hpp"
+
+namespace vsae::cpu {
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p);
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                     const Tensor& dw, ConvParams p);
+
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p);
+void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                               const Tensor& dw, ConvParams p);
+
+}  // namespace vsae::cpu

@@ -1,0 +1,165 @@
+// Convolution ops: shape, device and dtype checks, then dispatch to the CPU twin or cuDNN.
+#include "engine/ops/conv.hpp"
+
+#include <climits>
+#include <cstdint>
+#include <string>
+
+#include "engine/backends/cpu/conv.hpp"
+#if VSAE_HAVE_CUDA
+#include "engine/backends/cuda/conv.hpp"
+#endif
+
+namespace vsae {
+
+namespace {
+
+// check_on, with the op's name in front of its message.
+void check_f32(const Backend& be, const char* op, const char* what, const Tensor& t) {
+  try {
+    check_on(be, t, DType::f32, what);
+  } catch (const Error& e) {
+    throw Error(std::string(op) + ": " + e.what());
+  }
+}
+
+void check_geometry(const char* op, const Shape& x, const Shape& w, ConvParams p) {
+  VSAE_CHECK(p.stride >= 1 && p.pad >= 0, op << ": needs stride >= 1 and pad >= 0, got stride "
+                                             << p.stride << ", pad " << p.pad);
+  VSAE_CHECK(x.ndim() == 4 && w.ndim() == 4,
+             op << ": x " << x << " and w " << w << " must both be 4-D");
+  for (int i = 0; i < 4; ++i) {
+    // cuDNN and BLAS take int dimensions.
+    VSAE_CHECK(x[i] >= 1 && x[i] <= INT_MAX && w[i] >= 1 && w[i] <= INT_MAX,
+               op << ": every dimension must be in [1, INT_MAX], got x " << x << ", w " << w);
+  }
+}
+
+// The conv whose input is (N, C, H, W) and weight (O, C, KH, KW); shared by both directions.
+Shape cross_correlation_shape(const char* op, const Shape& in, const Shape& w, ConvParams p) {
+  std::int64_t h = in[2] + 2 * p.pad - w[2], wd = in[3] + 2 * p.pad - w[3];
+  VSAE_CHECK(h >= 0 && wd >= 0, op << ": kernel " << w[2] << "x" << w[3] << " is larger than the "
+                                   << "padded input " << in << " (pad " << p.pad << ")");
+  return Shape{in[0], w[0], h / p.stride + 1, wd / p.stride + 1};
+}
+
+void check_output(const char* op, const char* what, const Tensor& t, const Shape& expected,
+                  const Tensor& x, const Tensor& w) {
+  VSAE_CHECK(t.shape == expected, op << ": " << what << " is " << t.shape << ", expected "
+                                     << expected << " for x " << x.shape << " and w " << w.shape);
+}
+
+// The checks both backward ops share: dy matches the forward output, dw matches w, and dx (when
+// given) matches x.
+void check_backward(Backend& be, const char* op, const Tensor& x, const Tensor& w, const Tensor& dy,
+                    const Tensor& dx, const Tensor& dw, const Shape& y_shape) {
+  check_f32(be, op, "x", x);
+  check_f32(be, op, "w", w);
+  check_f32(be, op, "dy", dy);
+  check_f32(be, op, "dw", dw);
+  check_output(op, "dy", dy, y_shape, x, w);
+  check_output(op, "dw", dw, w.shape, x, w);
+  if (dx.defined()) {
+    check_f32(be, op, "dx", dx);
+    check_output(op, "dx", dx, x.shape, x, w);
+  }
+}
+
+}  // namespace
+
+Shape conv2d_output_shape(const Shape& x, const Shape& w, ConvParams p) {
+  check_geometry("conv2d", x, w, p);
+  VSAE_CHECK(x[1] == w[1], "conv2d: x " << x << " has " << x[1] << " channels but w " << w
+                                        << " expects " << w[1]);
+  return cross_correlation_shape("conv2d", x, w, p);
+}
+
+Shape conv_transpose2d_output_shape(const Shape& x, const Shape& w, ConvParams p) {
+  const char* op = "conv_transpose2d";
+  check_geometry(op, x, w, p);
+  VSAE_CHECK(x[1] == w[0], op << ": x " << x << " has " << x[1] << " channels but w " << w
+                              << " expects " << w[0]);
+  std::int64_t h = (x[2] - 1) * p.stride - 2 * p.pad + w[2];
+  std::int64_t wd = (x[3] - 1) * p.stride - 2 * p.pad + w[3];
+  VSAE_CHECK(h >= 1 && wd >= 1 && h <= INT_MAX && wd <= INT_MAX,
+             op << ": x " << x << ", w " << w << ", stride " << p.stride << ", pad " << p.pad
+                << " give an empty output");
+  return Shape{x[0], w[1], h, wd};
+}
+
+void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
+  Shape expected = conv2d_output_shape(x.shape, w.shape, p);
+  check_f32(be, "conv2d", "x", x);
+  check_f32(be, "conv2d", "w", w);
+  check_f32(be, "conv2d", "y", y);
+  check_output("conv2d", "y", y, expected, x, w);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) {
+    cuda::conv2d_forward(be, x, w, y, p);
+    return;
+  }
+#endif
+  cpu::conv2d_forward(x, w, y, p);
+}
+
+void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
+                     const Tensor& dx, const Tensor& dw, ConvParams p) {
+  Shape y_shape = conv2d_output_shape(x.shape, w.shape, p);
+  check_backward(be, "conv2d_backward", x, w, dy, dx, dw, y_shape);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) {
+    cuda::conv2d_backward(be, x, w, dy, dx, dw, p);
+    return;
+  }
+#endif
+  cpu::conv2d_backward(x, w, dy, dx, dw, p);
+}
+
+void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y,
+                              ConvParams p) {
+  Shape expected = conv_transpose2d_output_shape(x.shape, w.shape, p);
+  check_f32(be, "conv_transpose2d", "x", x);
+  check_f32(be, "conv_transpose2d", "w", w);
+  check_f32(be, "conv_transpose2d", "y", y);
+  check_output("conv_transpose2d", "y", y, expected, x, w);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) {
+    cuda::conv_transpose2d_forward(be, x, w, y, p);
+    return;
+  }
+#endif
+  cpu::conv_transpose2d_forward(x, w, y, p);
+}
+
+void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
+                               const Tensor& dx, const Tensor& dw, ConvParams p) {
+  Shape y_shape = conv_transpose2d_output_shape(x.shape, w.shape, p);
+  check_backward(be, "conv_transpose2d_backward", x, w, dy, dx, dw, y_shape);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) {
+    cuda::conv_transpose2d_backward(be, x, w, dy, dx, dw, p);
+    return;
+  }
+#endif
+  cpu::conv_transpose2d_backward(x, w, dy, dx, dw, p);
+}
+
+void conv2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p) {
+  conv2d_output_shape(x, w, p);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) cuda::conv2d_prepare(be, x, w, p);
+#else
+  (void)be;
+#endif
+}
+
+void conv_transpose2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p) {
+  conv_transpose2d_output_shape(x, w, p);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) cuda::conv_transpose2d_prepare(be, x, w, p);
+#else
+  (void)be;
+#endif
+}
+
+}  // namespace vsae
