@@ -1,5 +1,7 @@
 // CPU convolution: the whole batch is lowered to one column matrix (im2col) so that each pass is a
-// single large sgemm that OpenBLAS threads well; OpenMP handles the lowering loops around it.
+// single large sgemm, which OpenBLAS threads. The lowering loops stay serial: with the pthread
+// OpenBLAS, OpenMP loops between the GEMMs made the model's convolutions at batch 64 3x slower on
+// 2 cores, the two thread pools spinning against each other.
 #include "engine/backends/cpu/conv.hpp"
 
 #include <cblas.h>
@@ -49,7 +51,6 @@ float* workspace(int slot, Index count) {
 // cols (rows, cols): cols[(c, kh, kw)][(n, oh, ow)] = x[n, c, oh·s − p + kh, ow·s − p + kw], 0 in
 // the padding.
 void im2col(const Lowering& g, const float* x, float* cols) {
-#pragma omp parallel for collapse(2)
   for (Index n = 0; n < g.n; ++n) {
     for (Index c = 0; c < g.c; ++c) {
       const float* image = x + (n * g.c + c) * g.h * g.w;
@@ -71,9 +72,7 @@ void im2col(const Lowering& g, const float* x, float* cols) {
 }
 
 // The adjoint of im2col: adds every column entry back onto the input pixel it was read from.
-// Each (n, c) plane is owned by one thread, so the sum order is fixed and results reproducible.
 void col2im_add(const Lowering& g, const float* cols, float* dx) {
-#pragma omp parallel for collapse(2)
   for (Index n = 0; n < g.n; ++n) {
     for (Index c = 0; c < g.c; ++c) {
       float* image = dx + (n * g.c + c) * g.h * g.w;
@@ -96,7 +95,6 @@ void col2im_add(const Lowering& g, const float* cols, float* dx) {
 
 // (N, O, OH·OW) -> (O, N·OH·OW): the output-gradient layout the lowered GEMMs multiply with.
 void to_channel_major(const Lowering& g, const float* batch_major, float* channel_major) {
-#pragma omp parallel for collapse(2)
   for (Index n = 0; n < g.n; ++n)
     for (Index o = 0; o < g.o; ++o)
       std::memcpy(channel_major + o * g.cols() + n * g.plane(),
@@ -107,7 +105,6 @@ void to_channel_major(const Lowering& g, const float* batch_major, float* channe
 // (O, N·OH·OW) -> (N, O, OH·OW), overwriting or adding to the destination.
 void to_batch_major(const Lowering& g, const float* channel_major, float* batch_major,
                     bool accumulate) {
-#pragma omp parallel for collapse(2)
   for (Index n = 0; n < g.n; ++n) {
     for (Index o = 0; o < g.o; ++o) {
       const float* src = channel_major + o * g.cols() + n * g.plane();
