@@ -1,0 +1,93 @@
+// CPU twin of the loss kernels. Sums run in double over fixed stripes, so the result is the same
+// for any OpenMP thread count (resumed CPU runs must match uninterrupted ones exactly).
+#include "kernels/losses_cpu.hpp"
+
+#include <array>
+#include <cmath>
+
+namespace vsae::cpu_kernels {
+
+namespace {
+
+constexpr std::int64_t kStripes = 64;
+
+// Σ_i term(i) for i in [0, count): stripe sums in parallel, then added in stripe order.
+template <class Term>
+double striped_sum(std::int64_t count, Term term) {
+  std::array<double, kStripes> stripe_sums{};
+#pragma omp parallel for schedule(static)
+  for (std::int64_t k = 0; k < kStripes; ++k) {
+    const std::int64_t begin = count * k / kStripes, end = count * (k + 1) / kStripes;
+    double sum = 0.0;
+    for (std::int64_t i = begin; i < end; ++i) sum += static_cast<double>(term(i));
+    stripe_sums[static_cast<std::size_t>(k)] = sum;
+  }
+  double total = 0.0;
+  for (double s : stripe_sums) total += s;
+  return total;
+}
+
+float stable_sigmoid(float l) {
+  const float e = std::exp(-std::fabs(l));
+  return l >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+}  // namespace
+
+void bce_logits_forward(const float* logits, const float* target, float* loss, std::int64_t count,
+                        std::int64_t batch) {
+  const double sum = striped_sum(count, [&](std::int64_t i) {
+    const float l = logits[i];
+    return std::fmax(l, 0.0f) - l * target[i] + std::log1p(std::exp(-std::fabs(l)));
+  });
+  *loss = static_cast<float>(sum / static_cast<double>(batch));
+}
+
+void bce_logits_backward(const float* logits, const float* target, const float* weight,
+                         float* dlogits, std::int64_t count, std::int64_t batch) {
+  const float scale = *weight / static_cast<float>(batch);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < count; ++i)
+    dlogits[i] += scale * (stable_sigmoid(logits[i]) - target[i]);
+}
+
+void kl_forward(const float* mu, const float* logvar, float* loss, std::int64_t count,
+                std::int64_t batch) {
+  const double sum = striped_sum(count, [&](std::int64_t i) {
+    const float m = mu[i], lv = logvar[i];
+    return 0.5f * (m * m + std::exp(lv) - lv - 1.0f);
+  });
+  *loss = static_cast<float>(sum / static_cast<double>(batch));
+}
+
+void kl_backward(const float* mu, const float* logvar, const float* weight, float* dmu,
+                 float* dlogvar, std::int64_t count, std::int64_t batch) {
+  const float scale = *weight / static_cast<float>(batch);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (dmu != nullptr) dmu[i] += scale * mu[i];
+    if (dlogvar != nullptr) dlogvar[i] += scale * 0.5f * (std::exp(logvar[i]) - 1.0f);
+  }
+}
+
+void mse_forward(const float* a, const float* b, float* loss, std::int64_t count,
+                 std::int64_t batch) {
+  const double sum = striped_sum(count, [&](std::int64_t i) {
+    const float d = a[i] - b[i];
+    return d * d;
+  });
+  *loss = static_cast<float>(sum / static_cast<double>(batch));
+}
+
+void mse_backward(const float* a, const float* b, const float* weight, float* da, float* db,
+                  std::int64_t count, std::int64_t batch) {
+  const float scale = *weight / static_cast<float>(batch);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < count; ++i) {
+    const float g = scale * 2.0f * (a[i] - b[i]);
+    if (da != nullptr) da[i] += g;
+    if (db != nullptr) db[i] -= g;
+  }
+}
+
+}  // namespace vsae::cpu_kernels
