@@ -14,7 +14,7 @@ struct AdamHyper {
 };
 
 // params, grads, m, v: flat f32 of equal size. step: i32 (1), the 1-based step number AFTER this
-// update, read on the device for bias correction (PyTorch semantics, no weight decay).
+// update (so >= 1), read on the device for bias correction (PyTorch semantics, no weight decay).
 void adam_step(Backend& be, const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
                const Tensor& step, const AdamHyper& hyper);
 

@@ -8,7 +8,7 @@ namespace vsae {
 
 enum class Activation { none, relu };
 
-// x, y: (N, C, ...) with the same shape; b: (C)
+// x, y: (N, C, ...) with the same shape; b: (C). y may alias x (in place).
 void bias_act_forward(Backend& be, const Tensor& x, const Tensor& b, const Tensor& y, Activation act);
 // Uses y (post-activation) for the ReLU mask. dx += g, db += Σ_{n,spatial} g, where g = dy·act'(y).
 // dx may be undefined (skipped).
