@@ -1,0 +1,125 @@
+// L1 ops: shape checks, then the CPU twin or the CUDA kernels of kernels/l1; the backward is the
+// shared sparsifier backward with the penalty slope.
+#include "engine/ops/l1.hpp"
+
+#include <cmath>
+
+#include "engine/ops/sparse_grad.hpp"
+#include "kernels/l1_cpu.hpp"
+
+#if VSAE_HAVE_CUDA
+#include "engine/core/cuda_context.hpp"
+#include "kernels/l1.cuh"
+#endif
+
+namespace vsae {
+
+namespace {
+
+void check_scalar(const Backend& be, const Tensor& t, DType dtype, const char* what) {
+  check_on(be, t, dtype, what);
+  VSAE_CHECK(t.shape == Shape{1}, what << " is " << t.shape << ", expected (1)");
+}
+
+// The shared forward: `tau` undefined means ReLU, `penalty` undefined means no penalty.
+void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                     const Tensor& lambda, const Tensor& a, const Tensor& penalty,
+                     const ActivityCounters& counters, const char* op) {
+  check_on(be, z_pre, DType::f32, op);
+  check_on(be, bias, DType::f32, op);
+  check_on(be, a, DType::f32, op);
+  VSAE_CHECK(z_pre.ndim() == 2, op << ": z_pre must be (B, W), got " << z_pre.shape);
+  const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
+  VSAE_CHECK(width >= 1, op << ": width must be >= 1");
+  VSAE_CHECK(bias.shape == Shape{width},
+             op << ": bias is " << bias.shape << ", expected (" << width << ")");
+  VSAE_CHECK(a.shape == z_pre.shape, op << ": a is " << a.shape << ", z_pre is " << z_pre.shape);
+  if (tau.defined()) check_scalar(be, tau, DType::f32, "l1_prox_forward: tau");
+  if (penalty.defined()) {
+    check_scalar(be, penalty, DType::f32, "l1_forward: penalty");
+    check_scalar(be, lambda, DType::f32, "l1_forward: lambda");
+  }
+  check_activity_counters(be, counters, width, op);
+  const float* tau_data = tau.defined() ? tau.ptr<float>() : nullptr;
+  const float* lambda_data = penalty.defined() ? lambda.ptr<float>() : nullptr;
+  float* penalty_data = penalty.defined() ? penalty.ptr<float>() : nullptr;
+  std::int32_t* fire =
+      counters.fire_count.defined() ? counters.fire_count.ptr<std::int32_t>() : nullptr;
+  std::int32_t* active =
+      counters.batch_active.defined() ? counters.batch_active.ptr<std::int32_t>() : nullptr;
+  if (be.device() == Device::cpu) {
+    cpu_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, batch, width,
+                            a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data);
+    return;
+  }
+#if VSAE_HAVE_CUDA
+  CudaContext& ctx = be.cuda();
+  float* scratch = nullptr;
+  if (penalty_data)
+    scratch = static_cast<float*>(
+        ctx.scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) * sizeof(float)));
+  cuda_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, batch, width,
+                           a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data,
+                           scratch, ctx.stream());
+#endif
+}
+
+}  // namespace
+
+void l1_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& lambda,
+                const Tensor& a, const Tensor& penalty, const ActivityCounters& counters) {
+  l1_forward_impl(be, z_pre, bias, Tensor(), lambda, a, penalty, counters, "l1_forward");
+}
+
+void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& lambda,
+                 const Tensor& dz_pre, const Tensor& db) {
+  check_scalar(be, lambda, DType::f32, "l1_backward: lambda");
+  sparse_backward(be, a, da, lambda, dz_pre, db);
+}
+
+void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                     const Tensor& a, const ActivityCounters& counters) {
+  check_scalar(be, tau, DType::f32, "l1_prox_forward: tau");
+  l1_forward_impl(be, z_pre, bias, tau, Tensor(), a, Tensor(), counters, "l1_prox_forward");
+}
+
+void l1_prox_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& dz_pre,
+                      const Tensor& db) {
+  sparse_backward(be, a, da, Tensor(), dz_pre, db);
+}
+
+void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& batch_active,
+                                const Tensor& k_target, std::int64_t batch_rows,
+                                const SparsityControl& control) {
+  check_scalar(be, coef, DType::f32, "sparsity_controller_update: coef");
+  check_scalar(be, batch_active, DType::i32, "sparsity_controller_update: batch_active");
+  check_scalar(be, k_target, DType::i32, "sparsity_controller_update: k_target");
+  VSAE_CHECK(batch_rows >= 1,
+             "sparsity_controller_update: batch_rows must be >= 1, got " << batch_rows);
+  VSAE_CHECK(std::isfinite(control.eta), "sparsity_controller_update: eta must be finite");
+  VSAE_CHECK(control.lo > 0.0f && control.lo <= control.hi,
+             "sparsity_controller_update: need 0 < lo <= hi, got [" << control.lo << ", "
+                                                                    << control.hi << "]");
+  if (be.device() == Device::cpu) {
+    cpu_kernels::sparsity_controller_update(coef.ptr<float>(), *batch_active.ptr<std::int32_t>(),
+                                            *k_target.ptr<std::int32_t>(), batch_rows, control.eta,
+                                            control.lo, control.hi);
+    return;
+  }
+#if VSAE_HAVE_CUDA
+  cuda_kernels::sparsity_controller_update(coef.ptr<float>(), batch_active.ptr<std::int32_t>(),
+                                           k_target.ptr<std::int32_t>(), batch_rows, control.eta,
+                                           control.lo, control.hi, be.cuda().stream());
+#endif
+}
+
+void l1_prepare(Backend& be, std::int64_t batch, std::int64_t width) {
+  sparse_backward_prepare(be, batch, width);
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda())
+    be.cuda().reserve_scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) *
+                              sizeof(float));
+#endif
+}
+
+}  // namespace vsae

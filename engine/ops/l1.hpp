@@ -1,0 +1,46 @@
+// L1 sparsifiers of the SAE: a = ReLU(z) with the penalty λ·mean_rows Σ|a|, and the proximal form
+// a = max(z − τ, 0); both fuse the bias add (z = z_pre + b_enc) and the activity counts. λ and τ
+// are device scalars moved by a device-side controller so that L0 tracks the target k.
+#pragma once
+
+#include "engine/core/backend.hpp"
+#include "engine/ops/firing.hpp"
+
+namespace vsae {
+
+// z_pre, a: f32 (B, W); bias: f32 (W); a = max(z_pre + b, 0).
+// lambda: f32 (1); penalty: f32 (1) or undefined: penalty = λ·(1/B)·Σ_{n,j} a[n][j]
+// (deterministic reduction order).
+void l1_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& lambda,
+                const Tensor& a, const Tensor& penalty, const ActivityCounters& counters);
+
+// Backward of a = ReLU(z) plus the penalty term: g = [a > 0]·(da + λ/B); dz_pre += g,
+// db += Σ_rows g (fixed order). a, da, dz_pre: f32 (B, W); lambda: f32 (1); db: f32 (W).
+void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& lambda,
+                 const Tensor& dz_pre, const Tensor& db);
+
+// z_pre, a: f32 (B, W); bias: f32 (W); tau: f32 (1); a = max(z_pre + b − τ, 0).
+void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                     const Tensor& a, const ActivityCounters& counters);
+
+// g = [a > 0]·da; dz_pre += g, db += Σ_rows g (fixed order). τ is controlled, not learned.
+void l1_prox_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& dz_pre,
+                      const Tensor& db);
+
+struct SparsityControl {
+  float eta = 0.05f;  // gain of the multiplicative update
+  float lo = 1e-6f;   // clamps of the coefficient; lo > 0 keeps it able to grow again
+  float hi = 1e3f;
+};
+
+// The per-step controller (DESIGN §5), entirely on the device: with L0 = batch_active / batch_rows
+// and k = *k_target, coef ← clamp(coef·exp(η·(L0 − k)/k), lo, hi). coef: f32 (1) (λ or τ);
+// batch_active, k_target: i32 (1). Leaves coef unchanged when k <= 0.
+void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& batch_active,
+                                const Tensor& k_target, std::int64_t batch_rows,
+                                const SparsityControl& control);
+
+// Reserves the CUDA scratch the L1 ops need for (B, W); call at plan time, before graph capture.
+void l1_prepare(Backend& be, std::int64_t batch, std::int64_t width);
+
+}  // namespace vsae

@@ -1,0 +1,152 @@
+// CUDA L1 / L1-prox forward: column-tiled, so the bias is loaded once per thread and the firing
+// counts leave each CTA once per column; the penalty is reduced in a fixed order in two passes.
+// Also the one-thread controller that moves λ or τ on the device.
+#include <cub/block/block_reduce.cuh>
+
+#include "engine/core/check.hpp"
+#include "kernels/launch_geometry.cuh"
+#include "kernels/l1.cuh"
+
+namespace vsae::cuda_kernels {
+
+namespace {
+constexpr int kFinishThreads = 256;
+using TileSum = cub::BlockReduce<float, kTileCols, cub::BLOCK_REDUCE_WARP_REDUCTIONS, kTileRows>;
+using TileCount = cub::BlockReduce<int, kTileCols, cub::BLOCK_REDUCE_WARP_REDUCTIONS, kTileRows>;
+}  // namespace
+
+// grid (col_blocks, splits), block (32, 8). partial: one float per CTA (Σa over its tile), or
+// null when no penalty is wanted.
+template <bool PROX>
+static __global__ void __launch_bounds__(kTileCols* kTileRows)
+    l1_forward_kernel(const float* __restrict__ z_pre, const float* __restrict__ bias,
+                      const float* __restrict__ tau, std::int64_t batch, std::int64_t width,
+                      std::int64_t rows_per_split, float* __restrict__ a,
+                      std::int32_t* __restrict__ fire_count,
+                      std::int32_t* __restrict__ batch_active, float eps,
+                      float* __restrict__ partial) {
+  __shared__ union {
+    TileSum::TempStorage sum;
+    TileCount::TempStorage count;
+  } reduce;
+  __shared__ int col_count[kTileRows][kTileCols + 1];
+  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kTileCols + threadIdx.x;
+  const std::int64_t row_begin = static_cast<std::int64_t>(blockIdx.y) * rows_per_split;
+  const std::int64_t row_end = min(batch, row_begin + rows_per_split);
+
+  float sum = 0.0f;
+  int fired = 0;
+  if (col < width) {
+    const float b = bias[col];
+    const float shift = PROX ? *tau : 0.0f;
+#pragma unroll 4
+    for (std::int64_t row = row_begin + threadIdx.y; row < row_end; row += kTileRows) {
+      const std::int64_t i = row * width + col;
+      float z = z_pre[i] + b;
+      if (PROX) z = z - shift;
+      // NaN passes through, as in Top-k, so a diverged encoder is not hidden.
+      const float v = z <= 0.0f ? 0.0f : z;
+      a[i] = v;
+      sum += v;
+      fired += v > eps;
+    }
+  }
+  col_count[threadIdx.y][threadIdx.x] = fired;
+  if (partial) {
+    const float tile_sum = TileSum(reduce.sum).Sum(sum);
+    if (threadIdx.x == 0 && threadIdx.y == 0)
+      partial[blockIdx.y * gridDim.x + blockIdx.x] = tile_sum;
+    __syncthreads();  // reduce storage is reused below
+  }
+  if (batch_active) {
+    const int tile_fired = TileCount(reduce.count).Sum(fired);
+    if (threadIdx.x == 0 && threadIdx.y == 0 && tile_fired != 0)
+      atomicAdd(batch_active, tile_fired);
+  }
+  if (fire_count) {
+    __syncthreads();
+    if (threadIdx.y == 0 && col < width) {
+      int total = 0;
+#pragma unroll
+      for (int r = 0; r < kTileRows; ++r) total += col_count[r][threadIdx.x];
+      if (total != 0) atomicAdd(&fire_count[col], total);
+    }
+  }
+}
+
+// penalty = λ·Σ partial / B, the partials summed in a fixed order.
+static __global__ void __launch_bounds__(kFinishThreads)
+    l1_penalty_finish_kernel(const float* __restrict__ partial, int count,
+                             const float* __restrict__ lambda, std::int64_t batch,
+                             float* __restrict__ penalty) {
+  using Reduce = cub::BlockReduce<double, kFinishThreads>;
+  __shared__ Reduce::TempStorage storage;
+  double sum = 0.0;
+  for (int i = threadIdx.x; i < count; i += kFinishThreads) sum += partial[i];
+  const double total = Reduce(storage).Sum(sum);
+  if (threadIdx.x == 0)
+    *penalty =
+        static_cast<float>(static_cast<double>(*lambda) * total / static_cast<double>(batch));
+}
+
+static __global__ void sparsity_controller_kernel(float* coef, const std::int32_t* batch_active,
+                                                  const std::int32_t* k_target,
+                                                  std::int64_t batch_rows, float eta, float lo,
+                                                  float hi) {
+  const std::int32_t target = *k_target;
+  if (target <= 0) return;
+  const float k = static_cast<float>(target);
+  const float l0 = static_cast<float>(*batch_active) / static_cast<float>(batch_rows);
+  *coef = fminf(fmaxf(*coef * expf(eta * (l0 - k) / k), lo), hi);
+}
+
+std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width) {
+  const ColumnTiling t = column_tiling(batch, width);
+  return static_cast<std::size_t>(t.col_blocks) * static_cast<std::size_t>(t.splits);
+}
+
+void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
+                std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
+                float eps, const float* lambda, float* penalty, float* scratch,
+                cudaStream_t stream) {
+  VSAE_CHECK(z_pre && bias && a, "l1_forward: null tensor");
+  VSAE_CHECK(batch >= 0 && width >= 1, "l1_forward: bad size (" << batch << ", " << width << ")");
+  VSAE_CHECK(!penalty || (lambda && scratch), "l1_forward: the penalty needs lambda and scratch");
+  VSAE_CHECK(eps >= 0.0f, "l1_forward: eps must be >= 0, got " << eps);
+  if (batch_active) CUDA_CHECK(cudaMemsetAsync(batch_active, 0, sizeof(std::int32_t), stream));
+  if (batch == 0) {
+    if (penalty) CUDA_CHECK(cudaMemsetAsync(penalty, 0, sizeof(float), stream));
+    return;
+  }
+  const ColumnTiling t = column_tiling(batch, width);
+  float* partial = penalty ? scratch : nullptr;
+  if (tau)
+    l1_forward_kernel<true><<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, tau, batch, width,
+                                                                t.rows_per_split, a, fire_count,
+                                                                batch_active, eps, partial);
+  else
+    l1_forward_kernel<false><<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, tau, batch, width,
+                                                                 t.rows_per_split, a, fire_count,
+                                                                 batch_active, eps, partial);
+  CUDA_CHECK_LAUNCH();
+  if (penalty) {
+    l1_penalty_finish_kernel<<<1, kFinishThreads, 0, stream>>>(partial, t.col_blocks * t.splits,
+                                                               lambda, batch, penalty);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
+                                const std::int32_t* k_target, std::int64_t batch_rows, float eta,
+                                float lo, float hi, cudaStream_t stream) {
+  VSAE_CHECK(coef && batch_active && k_target, "sparsity_controller_update: null tensor");
+  VSAE_CHECK(batch_rows >= 1,
+             "sparsity_controller_update: batch_rows must be >= 1, got " << batch_rows);
+  VSAE_CHECK(lo > 0.0f && lo <= hi,
+             "sparsity_controller_update: need 0 < lo <= hi, got [" << lo << ", " << hi << "]");
+  sparsity_controller_kernel<<<1, 1, 0, stream>>>(coef, batch_active, k_target, batch_rows, eta, lo,
+                                                  hi);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace vsae::cuda_kernels

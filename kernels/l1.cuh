@@ -1,0 +1,30 @@
+// Launchers for the L1 sparsifiers (a = ReLU(z) with its penalty, and the prox a = max(z − τ, 0)),
+// each fused with the bias add and the activity counts, and for the device-side λ/τ controller.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vsae::cuda_kernels {
+
+// Floats of scratch that l1_forward needs for (B, W).
+std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width);
+
+// z_pre, a: (B, W); bias: (W); tau: (1) on the device, or null for a = ReLU(z_pre + b), else
+// a = max(z_pre + b − τ, 0). fire_count: (W) or null, += per column #(a > eps); batch_active: (1)
+// or null, = #(a > eps). penalty: (1) or null, = λ·Σa / B with λ = *lambda (fixed-order sum).
+// scratch: l1_forward_scratch_floats(B, W) floats on the device (unused without penalty).
+void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
+                std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
+                float eps, const float* lambda, float* penalty, float* scratch,
+                cudaStream_t stream);
+
+// coef, batch_active, k_target: (1) on the device. One thread:
+// coef ← clamp(coef·exp(η·(batch_active / batch_rows − k)/k), lo, hi), skipped when k <= 0.
+void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
+                                const std::int32_t* k_target, std::int64_t batch_rows, float eta,
+                                float lo, float hi, cudaStream_t stream);
+
+}  // namespace vsae::cuda_kernels

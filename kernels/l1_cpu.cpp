@@ -1,0 +1,46 @@
+// L1 / L1-prox forward and the sparsity controller on the CPU.
+#include "kernels/l1_cpu.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu_parallel.hpp"
+
+namespace vsae::cpu_kernels {
+
+void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
+                std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
+                float eps, const float* lambda, float* penalty) {
+  const float shift = tau ? *tau : 0.0f;
+  double total = 0.0;
+  std::int64_t active = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total, active) if (worth_threads(batch * width))
+  for (std::int64_t n = 0; n < batch; ++n) {
+    for (std::int64_t j = 0; j < width; ++j) {
+      const std::int64_t i = n * width + j;
+      const float z = tau ? (z_pre[i] + bias[j]) - shift : z_pre[i] + bias[j];
+      // NaN passes through, as in Top-k, so a diverged encoder is not hidden.
+      const float v = z <= 0.0f ? 0.0f : z;
+      a[i] = v;
+      total += v;
+      active += v > eps;
+    }
+  }
+  if (fire_count)
+    for (std::int64_t n = 0; n < batch; ++n)
+      for (std::int64_t j = 0; j < width; ++j) fire_count[j] += a[n * width + j] > eps;
+  if (batch_active) *batch_active = static_cast<std::int32_t>(active);
+  if (penalty)
+    *penalty =
+        static_cast<float>(static_cast<double>(*lambda) * total / static_cast<double>(batch));
+}
+
+void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int32_t k_target,
+                                std::int64_t batch_rows, float eta, float lo, float hi) {
+  if (k_target <= 0) return;
+  const float k = static_cast<float>(k_target);
+  const float l0 = static_cast<float>(batch_active) / static_cast<float>(batch_rows);
+  *coef = std::clamp(*coef * std::exp(eta * (l0 - k) / k), lo, hi);
+}
+
+}  // namespace vsae::cpu_kernels

@@ -1,0 +1,20 @@
+// CPU twin of kernels/l1.cuh: the L1 and L1-prox sparsifier forwards and the λ/τ controller.
+#pragma once
+
+#include <cstdint>
+
+namespace vsae::cpu_kernels {
+
+// z_pre, a: (B, W); bias: (W). a = max(z_pre + b − τ, 0) with τ = *tau, or ReLU(z_pre + b) when
+// tau is null. fire_count: (W) or null (+= per column a > eps); batch_active: (1) or null
+// (= #a > eps). penalty: (1) or null, = λ·Σa / B with λ = *lambda.
+void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
+                std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
+                float eps, const float* lambda, float* penalty);
+
+// coef ← clamp(coef·exp(η·(L0 − k)/k), lo, hi) with L0 = batch_active / batch_rows, k = k_target;
+// unchanged when k_target <= 0.
+void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int32_t k_target,
+                                std::int64_t batch_rows, float eta, float lo, float hi);
+
+}  // namespace vsae::cpu_kernels
