@@ -1,0 +1,225 @@
+// L1 and L1-prox sparsifiers: CUDA against the CPU twin over the (B, W) table, exact counts, the
+// penalty value, finite-difference backward checks, and the device-side λ/τ controller.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/ops/l1.hpp"
+#include "tests/kernels/sparsify_cases.hpp"
+#include "tests/support/backends.hpp"
+#include "tests/support/compare.hpp"
+#include "tests/support/gradcheck.hpp"
+
+namespace vsae {
+namespace {
+
+struct L1Outputs {
+  std::vector<float> a, penalty;
+  std::vector<std::int32_t> fire;
+  std::int32_t active = 0;
+  bool guards = true;
+};
+
+// prox: a = max(z − τ, 0) with τ = coef; otherwise a = ReLU(z) with penalty λ·Σa/B, λ = coef.
+L1Outputs run_l1(Backend& be, bool prox, std::int64_t batch, std::int64_t width,
+                 const std::vector<float>& z_pre, const std::vector<float>& bias, float coef,
+                 float eps) {
+  test::GuardedTensor z(be, Shape{batch, width}), b(be, Shape{width}), c(be, Shape{1}),
+      a(be, Shape{batch, width});
+  test::GuardedTensor penalty(be, Shape{1}), fire(be, Shape{width}, DType::i32),
+      active(be, Shape{1}, DType::i32);
+  z.upload(z_pre);
+  b.upload(bias);
+  c.upload(std::vector<float>{coef});
+  std::vector<std::int32_t> fire0(static_cast<std::size_t>(width));
+  for (std::size_t j = 0; j < fire0.size(); ++j) fire0[j] = static_cast<std::int32_t>(j % 3);
+  fire.upload(fire0);
+  active.upload(std::vector<std::int32_t>{-5});
+  a.upload(std::vector<float>(static_cast<std::size_t>(batch * width), 7.0f));
+  const ActivityCounters counters{fire.tensor(), active.tensor(), eps};
+  if (prox)
+    l1_prox_forward(be, z, b, c, a, counters);
+  else
+    l1_forward(be, z, b, c, a, penalty, counters);
+  L1Outputs out;
+  out.a = a.download<float>();
+  out.penalty = penalty.download<float>();
+  out.fire = fire.download<std::int32_t>();
+  out.active = active.download<std::int32_t>()[0];
+  for (const test::GuardedTensor* g : {&z, &b, &c, &a, &penalty, &fire, &active})
+    out.guards &= g->guards_intact();
+  return out;
+}
+
+void expect_same(const L1Outputs& ref, const L1Outputs& got) {
+  EXPECT_TRUE(got.guards) << "a guard was overwritten";
+  EXPECT_TRUE(test::all_close(ref.a, got.a, test::Tolerance{0.0, 0.0}, /*allow_nonfinite=*/true));
+  EXPECT_EQ(ref.fire, got.fire);
+  EXPECT_EQ(ref.active, got.active);
+  EXPECT_TRUE(test::all_close(ref.penalty, got.penalty, test::Tolerance{1e-6, 1e-5},
+                              /*allow_nonfinite=*/true));
+}
+
+class L1Backends : public ::testing::TestWithParam<test::ShapeCase> {};
+
+TEST_P(L1Backends, CudaMatchesCpu) {
+  VSAE_REQUIRE_CUDA();
+  const test::ShapeCase c = GetParam();
+  const std::vector<float> bias = test::case_bias(c.width, test::seed_of(c));
+  const std::vector<float> z_pre = test::case_z_pre(c.batch, c.width, bias, test::seed_of(c) + 1);
+  for (bool prox : {false, true})
+    for (float eps : {0.0f, 0.25f}) {
+      SCOPED_TRACE(testing::Message() << (prox ? "prox" : "relu") << " eps " << eps);
+      expect_same(run_l1(test::cpu(), prox, c.batch, c.width, z_pre, bias, 0.3f, eps),
+                  run_l1(test::cuda(), prox, c.batch, c.width, z_pre, bias, 0.3f, eps));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, L1Backends, ::testing::ValuesIn(test::shape_table()),
+                         test::shape_case_name);
+
+// The CPU twin on a hand-checkable case.
+TEST(L1, CpuForwardByHand) {
+  const std::vector<float> z_pre{1.0f, -2.0f, 0.5f, 3.0f, 0.0f, -1.0f};
+  const std::vector<float> bias{0.5f, 1.0f, -0.25f};
+  const L1Outputs relu = run_l1(test::cpu(), false, 2, 3, z_pre, bias, 0.1f, 0.3f);
+  EXPECT_EQ(relu.a, (std::vector<float>{1.5f, 0.0f, 0.25f, 3.5f, 1.0f, 0.0f}));
+  EXPECT_EQ(relu.fire, (std::vector<std::int32_t>{0 + 2, 1 + 1, 2 + 0}));
+  EXPECT_EQ(relu.active, 3);
+  EXPECT_FLOAT_EQ(relu.penalty[0], 0.1f * (1.5f + 0.25f + 3.5f + 1.0f) / 2.0f);
+  const L1Outputs prox = run_l1(test::cpu(), true, 2, 3, z_pre, bias, 1.0f, 0.0f);
+  EXPECT_EQ(prox.a, (std::vector<float>{0.5f, 0.0f, 0.0f, 2.5f, 0.0f, 0.0f}));
+  EXPECT_EQ(prox.active, 2);
+}
+
+// Values at least 0.05 from the kinks at 0 (ReLU) and τ (prox), probed with ±1e-3.
+std::vector<float> away_from_kinks(std::size_t n, float kink, std::uint64_t seed) {
+  std::vector<float> u = test::random_uniform(n, -1.0f, 1.0f, seed);
+  for (float& x : u) x = kink + (x < 0 ? x - 0.05f : x + 0.05f);
+  return u;
+}
+
+// L = Σ w·a + λ·Σa/B, checked against l1_backward for both z_pre and the bias.
+TEST(L1, BackwardMatchesFiniteDifferences) {
+  Backend& be = test::cpu();
+  const std::int64_t batch = 6, width = 11;
+  std::vector<float> z_pre = away_from_kinks(static_cast<std::size_t>(batch * width), 0.0f, 3);
+  std::vector<float> bias(static_cast<std::size_t>(width), 0.0f);
+  const std::vector<float> w = test::random_uniform(z_pre.size(), -1.0f, 1.0f, 4);
+  test::GuardedTensor zt(be, Shape{batch, width}), bt(be, Shape{width}), lambda(be, Shape{1});
+  test::GuardedTensor at(be, Shape{batch, width}), penalty(be, Shape{1});
+  test::GuardedTensor da(be, Shape{batch, width}), dz(be, Shape{batch, width}),
+      db(be, Shape{width});
+  lambda.upload(std::vector<float>{0.7f});
+  const auto loss = [&] {
+    zt.upload(z_pre);
+    bt.upload(bias);
+    l1_forward(be, zt, bt, lambda, at, penalty, ActivityCounters{});
+    return test::weighted_sum(at.download<float>(), w) + penalty.download<float>()[0];
+  };
+  loss();
+  da.upload(w);
+  l1_backward(be, at, da, lambda, dz, db);
+  const test::GradCheckOptions options{1e-3, 1e-3, 1e-3, 200};
+  EXPECT_TRUE(test::check_gradient(loss, z_pre, dz.download<float>(), "dz_pre", options));
+  EXPECT_TRUE(test::check_gradient(loss, bias, db.download<float>(), "db", options));
+}
+
+TEST(L1, ProxBackwardMatchesFiniteDifferences) {
+  Backend& be = test::cpu();
+  const std::int64_t batch = 5, width = 13;
+  const float tau_value = 0.4f;
+  std::vector<float> z_pre = away_from_kinks(static_cast<std::size_t>(batch * width), tau_value, 5);
+  std::vector<float> bias(static_cast<std::size_t>(width), 0.0f);
+  const std::vector<float> w = test::random_uniform(z_pre.size(), -1.0f, 1.0f, 6);
+  test::GuardedTensor zt(be, Shape{batch, width}), bt(be, Shape{width}), tau(be, Shape{1}),
+      at(be, Shape{batch, width});
+  test::GuardedTensor da(be, Shape{batch, width}), dz(be, Shape{batch, width}),
+      db(be, Shape{width});
+  tau.upload(std::vector<float>{tau_value});
+  const auto loss = [&] {
+    zt.upload(z_pre);
+    bt.upload(bias);
+    l1_prox_forward(be, zt, bt, tau, at, ActivityCounters{});
+    return test::weighted_sum(at.download<float>(), w);
+  };
+  loss();
+  da.upload(w);
+  l1_prox_backward(be, at, da, dz, db);
+  const test::GradCheckOptions options{1e-3, 1e-3, 1e-3, 200};
+  EXPECT_TRUE(test::check_gradient(loss, z_pre, dz.download<float>(), "dz_pre", options));
+  EXPECT_TRUE(test::check_gradient(loss, bias, db.download<float>(), "db", options));
+}
+
+// One controller step on `be` from coef with the given batch activity; returns the new coef.
+float control_step(Backend& be, float coef, std::int32_t active, std::int32_t k, std::int64_t rows,
+                   const SparsityControl& control) {
+  test::GuardedTensor c(be, Shape{1}), act(be, Shape{1}, DType::i32),
+      target(be, Shape{1}, DType::i32);
+  c.upload(std::vector<float>{coef});
+  act.upload(std::vector<std::int32_t>{active});
+  target.upload(std::vector<std::int32_t>{k});
+  sparsity_controller_update(be, c, act, target, rows, control);
+  EXPECT_TRUE(c.guards_intact());
+  return c.download<float>()[0];
+}
+
+TEST(SparsityController, MovesTowardTargetWithinClamps) {
+  Backend& be = test::cpu();
+  const SparsityControl control{0.1f, 1e-4f, 10.0f};
+  const std::int64_t rows = 64;
+  // Too many active units (L0 = 100 > k = 50): the coefficient grows by exp(η·1).
+  EXPECT_FLOAT_EQ(control_step(be, 1.0f, 100 * rows, 50, rows, control), std::exp(0.1f));
+  // Too few (L0 = 25): it shrinks by exp(−η/2).
+  EXPECT_FLOAT_EQ(control_step(be, 1.0f, 25 * rows, 50, rows, control), std::exp(-0.05f));
+  // On target: unchanged.
+  EXPECT_FLOAT_EQ(control_step(be, 2.0f, 50 * rows, 50, rows, control), 2.0f);
+  // Clamps hold at both ends (L0 = 0 shrinks by exp(−η) at most), and a coefficient below lo is
+  // lifted to it.
+  EXPECT_FLOAT_EQ(control_step(be, 9.9f, 500 * rows, 50, rows, control), 10.0f);
+  EXPECT_FLOAT_EQ(control_step(be, 1.05e-4f, 0, 50, rows, control), 1e-4f);
+  EXPECT_FLOAT_EQ(control_step(be, 0.0f, 50 * rows, 50, rows, control), 1e-4f);
+  // No target (k <= 0): untouched.
+  EXPECT_FLOAT_EQ(control_step(be, 3.0f, 0, 0, rows, control), 3.0f);
+}
+
+// A synthetic plant, L0 = 400·exp(−coef), driven in closed loop: L0 settles at k.
+TEST(SparsityController, ClosedLoopSettlesOnTarget) {
+  Backend& be = test::cpu();
+  const SparsityControl control{0.2f, 1e-3f, 100.0f};
+  const std::int64_t rows = 64;
+  float coef = 0.01f;
+  std::int32_t l0 = 0;
+  for (int step = 0; step < 2000; ++step) {
+    l0 = static_cast<std::int32_t>(std::lround(400.0 * std::exp(-coef)));
+    coef = control_step(be, coef, l0 * static_cast<std::int32_t>(rows), 50, rows, control);
+  }
+  EXPECT_NEAR(l0, 50, 1);
+  EXPECT_NEAR(coef, std::log(400.0 / 50.0), 0.05);
+}
+
+TEST(SparsityController, RejectsBadClamps) {
+  Backend& be = test::cpu();
+  test::GuardedTensor c(be, Shape{1}), act(be, Shape{1}, DType::i32),
+      target(be, Shape{1}, DType::i32);
+  EXPECT_THROW(
+      sparsity_controller_update(be, c, act, target, 64, SparsityControl{0.1f, 0.0f, 1.0f}), Error);
+  EXPECT_THROW(
+      sparsity_controller_update(be, c, act, target, 64, SparsityControl{0.1f, 2.0f, 1.0f}), Error);
+  EXPECT_THROW(sparsity_controller_update(be, c, act, target, 0, SparsityControl{}), Error);
+}
+
+TEST(SparsityController, CudaMatchesCpu) {
+  VSAE_REQUIRE_CUDA();
+  const SparsityControl control{0.05f, 1e-4f, 10.0f};
+  for (std::int32_t active : {0, 1000, 3200, 6400, 100000})
+    for (float coef : {1e-4f, 0.3f, 9.0f}) {
+      const float ref = control_step(test::cpu(), coef, active, 50, 64, control);
+      const float got = control_step(test::cuda(), coef, active, 50, 64, control);
+      EXPECT_NEAR(got, ref, 1e-6f * std::fabs(ref) + 1e-9f)
+          << "active " << active << " coef " << coef;
+    }
+}
+
+}  // namespace
+}  // namespace vsae
