@@ -7,6 +7,10 @@
 
 #if VSAE_HAVE_CUDA
 #include "engine/core/cuda_context.hpp"
+#else
+namespace vsae {
+class CudaContext {};  // never created without CUDA; complete so unique_ptr can destroy it
+}  // namespace vsae
 #endif
 #ifdef _OPENMP
 #include <omp.h>

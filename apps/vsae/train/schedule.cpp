@@ -31,7 +31,8 @@ std::int64_t SparsitySchedule::k_of_progress(double p) const {
   } else if (config_.type == "step") {
     // Equal drops every step_every epochs, landing on `end` in the schedule's last epoch.
     double drops = std::ceil(static_cast<double>(config_.epochs - 1) / static_cast<double>(config_.step_every));
-    double taken = std::floor(p * static_cast<double>(config_.epochs - 1) / static_cast<double>(config_.step_every));
+    double taken = p >= 1.0 ? drops
+                            : std::floor(p * static_cast<double>(config_.epochs - 1) / static_cast<double>(config_.step_every));
     k = drops > 0 ? s + (e - s) * std::min(taken / drops, 1.0) : e;
   } else {
     k = s + (e - s) * p;
