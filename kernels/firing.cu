@@ -1,8 +1,8 @@
 // CUDA activation statistics: column-tiled so each CTA reduces its counts and maxima on chip and
 // touches global memory once per column (integer and order-free atomics, hence deterministic).
 #include "engine/core/check.hpp"
-#include "kernels/launch_geometry.cuh"
 #include "kernels/firing.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 

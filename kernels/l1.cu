@@ -4,8 +4,8 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "engine/core/check.hpp"
-#include "kernels/launch_geometry.cuh"
 #include "kernels/l1.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 

@@ -63,9 +63,11 @@ void allow_dynamic_smem(Kernel* kernel, std::size_t bytes, const char* what) {
   int device = 0, optin = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  VSAE_CHECK(total <= static_cast<std::size_t>(optin),
-             what << " needs " << total << " bytes of shared memory per CTA, the GPU allows " << optin);
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  VSAE_CHECK(
+      total <= static_cast<std::size_t>(optin),
+      what << " needs " << total << " bytes of shared memory per CTA, the GPU allows " << optin);
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(bytes)));
 }
 
 }  // namespace vsae::cuda_kernels

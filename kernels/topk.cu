@@ -1,5 +1,8 @@
 // CUDA fused Top-k: each CTA holds one row's order-preserving keys in shared memory, finds the k-th
 // largest by an 8-bit MSD radix select, then writes a, indices and mask in one ordered pass.
+// The select costs the same for every k (at most four digit passes, fewer once the k-th key's
+// bucket is taken whole), so k > W/2 needs no "select the W − k smallest" variant; k = W and k = 0
+// skip it altogether.
 #include <algorithm>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
