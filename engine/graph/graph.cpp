@@ -131,6 +131,12 @@ Value& Graph::find_value(const std::string& name) {
   throw Error("no value named " + name);
 }
 
+bool Graph::has_value(const std::string& name) const {
+  for (const Value& v : values_)
+    if (v.name == name) return true;
+  return false;
+}
+
 std::int64_t Graph::parameter_count() const {
   std::int64_t n = 0;
   for (const Parameter& p : params_) n += p.shape.numel();

@@ -88,6 +88,7 @@ class Graph {
   const std::deque<Parameter>& parameters() const { return params_; }
   Parameter& find_parameter(const std::string& name);
   Value& find_value(const std::string& name);
+  bool has_value(const std::string& name) const;
   std::int64_t parameter_count() const;  // scalars, excluding alignment padding
   std::size_t activation_bytes() const { return activations_.bytes(); }
 

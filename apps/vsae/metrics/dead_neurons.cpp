@@ -57,6 +57,12 @@ void RevivalTracker::mark_schedule_end(const std::vector<bool>& dead) {
   revived_.assign(dead.size(), false);
 }
 
+void RevivalTracker::restore(std::vector<bool> dead_at_end, std::vector<bool> revived) {
+  VSAE_CHECK(dead_at_end.size() == revived.size(), "revival tracker: mask sizes differ");
+  dead_at_end_ = std::move(dead_at_end);
+  revived_ = std::move(revived);
+}
+
 std::int64_t RevivalTracker::update(const std::vector<std::int64_t>& counts) {
   VSAE_CHECK(counts.size() == dead_at_end_.size(), "revival tracker: width changed");
   for (std::size_t i = 0; i < counts.size(); ++i)

@@ -36,6 +36,10 @@ class RevivalTracker {
   std::int64_t update(const std::vector<std::int64_t>& counts);
   std::int64_t dead_at_end() const;
   std::int64_t revived() const;
+  // The per-unit masks, for checkpoints; restore() puts them back.
+  const std::vector<bool>& dead_at_end_mask() const { return dead_at_end_; }
+  const std::vector<bool>& revived_mask() const { return revived_; }
+  void restore(std::vector<bool> dead_at_end, std::vector<bool> revived);
 
  private:
   std::vector<bool> dead_at_end_;

@@ -116,10 +116,14 @@ void VaeSaeModel::set_loss_weights(Backend& be, float beta, float gamma) {
   be.upload(weight_gamma_, &gamma);
 }
 
-void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
+void VaeSaeModel::forward_backward(Backend& be) {
   advance_counter(be, step_, 1);
   graph_.forward(be);
   graph_.backward(be);
+}
+
+void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
+  forward_backward(be);
   adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
             step_, hyper);
   if (has_controller_) sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);

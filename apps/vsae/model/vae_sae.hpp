@@ -39,6 +39,8 @@ class VaeSaeModel {
   // then (L1 methods with a controller) the device-side λ/τ update. Asynchronous on CUDA; no
   // allocation, no host synchronisation.
   void train_step(Backend& be, const AdamHyper& hyper);
+  // The first half of train_step: step += 1, forward, backward (gradients ready, no update).
+  void forward_backward(Backend& be);
   // Forward only, with the training firing counters left alone (evaluation).
   void evaluate_batch(Backend& be);
   // The loss terms of the last forward (synchronises with the device).

@@ -1,0 +1,287 @@
+// The epoch loop: schedule, batches, evaluation, revival tracking, checkpoints and outputs.
+#include "apps/vsae/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "apps/vsae/train/schedule.hpp"
+#include "engine/core/versions.hpp"
+#include "engine/io/safetensors.hpp"
+#include "engine/ops/gather.hpp"
+
+#ifndef VSAE_GIT_COMMIT
+#define VSAE_GIT_COMMIT "unknown"
+#endif
+
+namespace vsae {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// How often (in steps) the host reads the loss to stop a diverged run early.
+constexpr std::int64_t kNanCheckEvery = 200;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+json loss_json(const LossValues& l) {
+  return {{"recon", l.recon}, {"kl", l.kl}, {"sae", l.sae}, {"l1", l.l1}, {"total", l.total}};
+}
+
+json mig_json(const MigResult& m) {
+  return {{"mig", m.mig}, {"gap", m.gap}, {"best_latent", m.best_latent}, {"factor_entropy", m.factor_entropy}};
+}
+
+// The resolved config minus what may change on resume (where it runs and writes).
+std::string config_digest(const config::RunConfig& c) {
+  json j = c.to_json();
+  j.erase("device");
+  j.erase("output");
+  std::ostringstream os;
+  os << std::hex << std::hash<std::string>{}(j.dump());
+  return os.str();
+}
+
+bool finite(const LossValues& l) { return std::isfinite(l.total) && std::isfinite(l.recon) && std::isfinite(l.kl); }
+
+}  // namespace
+
+Trainer::Trainer(const config::RunConfig& config, Backend& be, TrainSet train, EvalSet eval, RunDirectory& out)
+    : config_(config),
+      be_(be),
+      train_(std::move(train)),
+      out_(out),
+      model_(be, config.model, static_cast<int>(config.training.batch_size), config.seed),
+      evaluator_(be, model_, std::move(eval), config.eval),
+      steps_per_epoch_(train_.images.dim(0) / config.training.batch_size) {
+  VSAE_CHECK(steps_per_epoch_ >= 1, "the training set has " << train_.images.dim(0)
+                                                             << " images, fewer than one batch of "
+                                                             << config.training.batch_size);
+  const config::TrainingConfig& t = config.training;
+  adam_ = AdamHyper{static_cast<float>(t.lr), static_cast<float>(t.adam_beta1), static_cast<float>(t.adam_beta2),
+                    static_cast<float>(t.adam_eps)};
+  be.set_tf32(t.tf32);
+  model_.set_loss_weights(be, static_cast<float>(t.beta), static_cast<float>(t.gamma));
+  const config::ControllerConfig& c = config.sparsity.controller;
+  if (config.sparsity.method != SaeKind::topk) {
+    model_.set_coefficient(be, static_cast<float>(c.initial));
+    if (c.mode == "adaptive")
+      model_.enable_controller(SparsityControl{static_cast<float>(c.rate), static_cast<float>(c.min),
+                                               static_cast<float>(c.max)});
+  }
+  const std::int64_t n = train_.images.dim(0);
+  ArenaPlan plan;
+  std::size_t order_off = plan.reserve(Shape{n}, DType::i32);
+  std::size_t cursor_off = plan.reserve(Shape{1}, DType::i32);
+  buffers_ = be.allocate(plan.total_bytes());
+  order_ = buffers_.view(Shape{n}, DType::i32, order_off);
+  cursor_ = buffers_.view(Shape{1}, DType::i32, cursor_off);
+  state_.config_digest = config_digest(config);
+}
+
+json Trainer::run(const TrainOptions& options) {
+  namespace fs = std::filesystem;
+  if (!options.dump_step_dir.empty()) {
+    dump_step(options.dump_step_dir);
+    return json::object();
+  }
+  if (options.resume) {
+    if (!fs::exists(out_.checkpoint_path()))
+      throw Error("--resume: no checkpoint in " + out_.path() + " (expected " + out_.checkpoint_path() + ")");
+    load_checkpoint(out_.checkpoint_path(), be_, model_, state_);
+    out_.truncate_metrics(state_.epochs_done);
+    std::fprintf(stderr, "vsae_gpu: resuming %s after epoch %lld\n", out_.path().c_str(),
+                 static_cast<long long>(state_.epochs_done));
+  } else if (fs::exists(out_.file("metrics.jsonl")) || fs::exists(out_.checkpoint_path())) {
+    throw Error("run directory " + out_.path() + " already holds a run; pass --resume to continue it or --out to start elsewhere");
+  }
+  out_.write_json("config.json", config_.to_json());
+
+  const config::TrainingConfig& t = config_.training;
+  const std::int64_t total_epochs = t.epochs + t.extra_epochs;
+  const std::int64_t schedule_end = std::max<std::int64_t>(config_.sparsity.schedule.epochs, 1) - 1;
+  metrics::RevivalTracker revival;
+  if (!state_.dead_at_schedule_end.empty())
+    revival.restore(std::vector<bool>(state_.dead_at_schedule_end.begin(), state_.dead_at_schedule_end.end()),
+                    std::vector<bool>(state_.revived.begin(), state_.revived.end()));
+  progress_ = std::make_unique<Progress>(total_epochs, steps_per_epoch_, t.batch_size);
+
+  const auto run_start = Clock::now();
+  EvalResult last;
+  for (std::int64_t epoch = state_.epochs_done; epoch < total_epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    train_epoch(epoch);
+    const double train_seconds = seconds_since(epoch_start);
+    train_seconds_ += train_seconds;
+    last = evaluator_.run(be_);
+    if (model_.has_sae()) {
+      const std::vector<std::int64_t>& fired = last.fire_counts.front();
+      if (epoch == schedule_end) revival.mark_schedule_end(metrics::never_fired(fired));
+      if (epoch > schedule_end && revival.marked()) revival.update(fired);
+    }
+    json line = epoch_metrics(epoch, last, seconds_since(epoch_start), train_seconds);
+    line["revived"] = revival.marked() ? json(revival.revived()) : json(nullptr);
+    line["dead_at_schedule_end"] = revival.marked() ? json(revival.dead_at_end()) : json(nullptr);
+    out_.append_metrics(line);
+    history_.push_back(line);
+
+    state_.dead_at_schedule_end.assign(revival.dead_at_end_mask().begin(), revival.dead_at_end_mask().end());
+    state_.revived.assign(revival.revived_mask().begin(), revival.revived_mask().end());
+    const bool last_epoch = epoch + 1 == total_epochs;
+    const std::int64_t every = config_.output.checkpoint_every;
+    if (last_epoch || (every > 0 && (epoch + 1) % every == 0)) save(epoch + 1);
+  }
+  json result = results(last, seconds_since(run_start));
+  result["recovered_neurons"] = revival.marked() ? json(revival.revived()) : json(nullptr);
+  result["dead_at_schedule_end"] = revival.marked() ? json(revival.dead_at_end()) : json(nullptr);
+  out_.write_json("results.json", result);
+  return result;
+}
+
+void Trainer::train_epoch(std::int64_t epoch) {
+  const config::TrainingConfig& t = config_.training;
+
+  SparsitySchedule schedule(config_.sparsity.schedule, steps_per_epoch_);
+  std::int64_t k = schedule.k_at(epoch, 0);
+  if (model_.has_sae()) model_.set_k(be_, k);
+  train_.shuffle(be_, epoch, order_);
+  be_.zero(cursor_);
+  model_.reset_fire_counts(be_);
+  const bool per_step = config_.sparsity.schedule.granularity == "step";
+  for (std::int64_t s = 0; s < steps_per_epoch_; ++s) {
+    if (per_step && model_.has_sae()) {
+      std::int64_t ks = schedule.k_at(epoch, s);
+      if (ks != k) model_.set_k(be_, k = ks);
+    }
+    gather_batch(be_, train_.images, order_, cursor_, model_.input().data, train_.pixel_scale);
+    advance_counter(be_, cursor_, static_cast<int>(t.batch_size));
+    model_.train_step(be_, adam_);
+    const std::int64_t global = epoch * steps_per_epoch_ + s + 1;
+    if (global % kNanCheckEvery == 0 || s + 1 == steps_per_epoch_) {
+      LossValues l = model_.read_losses(be_);
+      if (!finite(l))
+        throw Error("training diverged: the loss is not finite at step " + std::to_string(global) + " (epoch " +
+                    std::to_string(epoch + 1) + "); the last good checkpoint is kept in " + out_.path());
+    }
+    progress_->step(epoch, s, k);
+  }
+  images_trained_ += steps_per_epoch_ * t.batch_size;
+  std::ostringstream summary;
+  LossValues l = model_.read_losses(be_);
+  summary << "k=" << k << "  loss " << l.total;
+  progress_->epoch_done(epoch, summary.str());
+}
+
+json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double seconds, double train_seconds) {
+  const config::TrainingConfig& t = config_.training;
+  SparsitySchedule schedule(config_.sparsity.schedule, steps_per_epoch_);
+  json line{{"epoch", epoch},
+            {"phase", schedule.finished(epoch) ? "extra" : "schedule"},
+            {"k", schedule.k_at_epoch(epoch)},
+            {"train_loss_last_batch", loss_json(model_.read_losses(be_))},
+            {"eval_loss", loss_json(eval.loss)},
+            {"eval_samples", eval.samples},
+            {"mig", mig_json(eval.mig)},
+            {"wall_s", seconds},
+            {"train_s", train_seconds},
+            {"images_per_s", static_cast<double>(steps_per_epoch_ * t.batch_size) / train_seconds}};
+  if (config_.sparsity.method != SaeKind::topk) line["coefficient"] = model_.read_coefficient(be_);
+  if (model_.has_sae()) {
+    std::vector<std::int64_t> trained = model_.read_fire_counts(be_);
+    std::int64_t dead_in_training = std::count(trained.begin(), trained.end(), 0);
+    line["dead_in_training"] = static_cast<double>(dead_in_training) / static_cast<double>(trained.size());
+    line["mean_l0"] = eval.mean_l0;
+    line["dead"] = eval.dead.to_json();
+    line["sae_mig"] = mig_json(eval.sae_mig);
+  }
+  return line;
+}
+
+void Trainer::save(std::int64_t epochs_done) {
+  state_.epochs_done = epochs_done;
+  save_checkpoint(out_.checkpoint_path(), be_, model_, state_);
+}
+
+json Trainer::results(const EvalResult& last, double seconds) const {
+  json r{{"name", config_.name},
+         {"dataset", config_.dataset.name},
+         {"method", config::to_string(config_.sparsity.method)},
+         {"seed", config_.seed},
+         {"epochs", history_.empty() ? json(nullptr) : history_.back()["epoch"]},
+         {"final", history_.empty() ? json(nullptr) : history_.back()},
+         {"wall_s", seconds},
+         {"train_s", train_seconds_},
+         {"images_per_s", train_seconds_ > 0 ? static_cast<double>(images_trained_) / train_seconds_ : 0.0},
+         {"device", be_.name()},
+         {"backend", to_string(be_.device())},
+         {"git_commit", VSAE_GIT_COMMIT},
+         {"versions", library_versions()}};
+  const std::int64_t schedule_end = std::max<std::int64_t>(config_.sparsity.schedule.epochs, 1) - 1;
+  for (const json& line : history_)
+    if (line["epoch"] == schedule_end) r["at_schedule_end"] = line;
+  if (model_.has_sae()) {
+    // Per-unit interpretability: the best normalised MI of each live unit with any factor.
+    json units = json::array();
+    const std::vector<std::int64_t>& fired = last.fire_counts.front();
+    for (std::size_t i = 0; i < fired.size(); ++i)
+      if (fired[i] > 0)
+        units.push_back({{"unit", i}, {"best_nmi", last.sae_mig.latent_best_nmi[i]},
+                         {"factor", last.sae_mig.latent_best_factor[i]}});
+    r["live_unit_interpretability"] = units;
+  }
+  return r;
+}
+
+void Trainer::dump_step(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("--dump-step: cannot create " + dir + ": " + ec.message());
+  SparsitySchedule schedule(config_.sparsity.schedule, steps_per_epoch_);
+  const std::int64_t k = schedule.k_at_epoch(0);
+  if (model_.has_sae()) model_.set_k(be_, k);
+  train_.shuffle(be_, 0, order_);
+  be_.zero(cursor_);
+  gather_batch(be_, train_.images, order_, cursor_, model_.input().data, train_.pixel_scale);
+
+  auto host = [&](const Tensor& t) {
+    HostTensor h;
+    h.dtype = t.dtype;
+    for (int i = 0; i < t.ndim(); ++i) h.shape.push_back(t.dim(i));
+    h.bytes.resize(t.bytes());
+    be_.download(h.bytes.data(), t);
+    return h;
+  };
+  SafetensorsFile f;
+  for (const Parameter& p : model_.graph().parameters()) f.tensors["params." + p.name] = host(p.value);
+  model_.forward_backward(be_);
+  f.tensors["input"] = host(model_.input().data);
+  f.tensors["eps"] = host(model_.graph().find_value("eps").data);
+  for (const char* term : {"recon", "kl", "sae", "l1"}) {
+    const std::string name = std::string("loss.") + term;  // absent for the identity SAE or without L1
+    if (model_.graph().has_value(name)) f.tensors[name] = host(model_.graph().find_value(name).data);
+  }
+  LossValues l = model_.read_losses(be_);
+  f.tensors["loss.total"] = HostTensor::from_floats({l.total}, {});
+  if (model_.has_sae()) f.tensors["sae.codes"] = host(model_.codes().data);
+  for (const Parameter& p : model_.graph().parameters()) f.tensors["grads." + p.name] = host(p.grad);
+
+  const ModelConfig& m = config_.model;
+  f.metadata = {{"method", config::to_string(m.sae)},
+                {"channels", std::to_string(m.channels)},
+                {"conv_channels", json(m.conv_channels).dump()},
+                {"hidden", std::to_string(m.hidden)},
+                {"sae_width", std::to_string(m.sae_width)},
+                {"latent", std::to_string(m.latent)},
+                {"k", std::to_string(k)},
+                {"coef", json(model_.has_sae() && m.sae != SaeKind::topk ? model_.read_coefficient(be_) : 0.0f).dump()},
+                {"beta", json(config_.training.beta).dump()},
+                {"gamma", json(config_.training.gamma).dump()}};
+  write_safetensors(dir + "/step.safetensors", f);
+  std::fprintf(stderr, "vsae_gpu: wrote the golden step to %s/step.safetensors\n", dir.c_str());
+}
+
+}  // namespace vsae

@@ -1,0 +1,64 @@
+// The training loop of one run: the sparsity schedule, per-epoch shuffled batches gathered on the
+// device, the evaluation pass after every epoch, the extra epochs at the final sparsity with
+// revival tracking, checkpoints, metrics.jsonl and results.json.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "apps/vsae/config/run_config.hpp"
+#include "apps/vsae/model/vae_sae.hpp"
+#include "apps/vsae/run/run_directory.hpp"
+#include "apps/vsae/train/checkpoint.hpp"
+#include "apps/vsae/train/evaluator.hpp"
+#include "apps/vsae/train/progress.hpp"
+
+namespace vsae {
+
+// The training images on the backend and how to order them for an epoch.
+struct TrainSet {
+  Tensor images;  // u8 (N, C, H, W)
+  float pixel_scale = 1.0f;
+  // Writes the epoch's permutation of [0, N) into `order` (i32 (N) on the backend).
+  std::function<void(Backend&, std::int64_t epoch, const Tensor& order)> shuffle;
+};
+
+struct TrainOptions {
+  bool resume = false;
+  std::string dump_step_dir;  // write the first training step as a golden dump, then stop
+};
+
+class Trainer {
+ public:
+  Trainer(const config::RunConfig& config, Backend& be, TrainSet train, EvalSet eval, RunDirectory& out);
+  // Runs (or resumes) every epoch; returns results.json's content.
+  nlohmann::json run(const TrainOptions& options);
+
+ private:
+  void train_epoch(std::int64_t epoch);
+  nlohmann::json epoch_metrics(std::int64_t epoch, const EvalResult& eval, double seconds, double train_seconds);
+  void save(std::int64_t epochs_done);
+  nlohmann::json results(const EvalResult& last, double seconds) const;
+  void dump_step(const std::string& dir);
+
+  config::RunConfig config_;
+  Backend& be_;
+  std::unique_ptr<Progress> progress_;
+  TrainSet train_;
+  RunDirectory& out_;
+  VaeSaeModel model_;
+  Evaluator evaluator_;
+  AdamHyper adam_;
+  std::int64_t steps_per_epoch_;
+  Storage buffers_;
+  Tensor order_, cursor_;
+  TrainerState state_;
+  std::int64_t images_trained_ = 0;
+  double train_seconds_ = 0;
+  nlohmann::json history_ = nlohmann::json::array();  // per-epoch summaries for results.json
+};
+
+}  // namespace vsae
