@@ -31,7 +31,7 @@ struct ControllerConfig {
   double initial = 1e-3;          // initial λ (l1) or τ (l1_prox)
   double rate = 0.05;             // η in λ ← λ·exp(η·(L0 − k)/k), applied every step
   double min = 1e-7;
-  double max = 10.0;
+  double max = 1000.0;
 };
 
 struct SparsityConfig {
