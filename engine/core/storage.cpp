@@ -41,7 +41,10 @@ Storage Storage::allocate(Device device, std::size_t bytes) {
 #if VSAE_HAVE_CUDA
     s.impl_->device = DeviceBuffer<std::byte>(bytes);
     s.data_ = s.impl_->device.data();
+    // This memset runs on the default stream, which the ops' non-blocking stream does not wait
+    // for; finish it here (allocation happens at plan time) so no kernel can race it.
     CUDA_CHECK(cudaMemset(s.data_, 0, bytes));
+    CUDA_CHECK(cudaStreamSynchronize(nullptr));
 #else
     VSAE_CHECK(false, "this build has no CUDA backend (configured with VSAE_CUDA=OFF)");
 #endif
