@@ -29,6 +29,12 @@ CudaContext::CudaContext(int device_index) : device_index_(device_index) {
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUBLAS_CHECK(cublasCreate(&cublas_));
   CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  // A fixed workspace of our own (set after cublasSetStream, which resets it): otherwise cuBLAS
+  // manages one itself and may allocate it inside the graph when a step is captured. A fixed size
+  // also keeps its GEMM kernel choice, which depends on the workspace, the same on every call.
+  // 32 MiB is NVIDIA's recommendation for Hopper and newer.
+  cublas_workspace_ = DeviceBuffer<std::byte>(std::size_t{32} << 20);
+  CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_.data(), cublas_workspace_.bytes()));
   // Results must not depend on cuBLAS's choice of split-K reduction order between runs.
   CUBLAS_CHECK(cublasSetAtomicsMode(cublas_, CUBLAS_ATOMICS_NOT_ALLOWED));
   CUDNN_CHECK(cudnnCreate(&cudnn_));

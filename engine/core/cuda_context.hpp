@@ -23,6 +23,7 @@ class CudaContext {
   int device_index() const { return device_index_; }
   const cudaDeviceProp& props() const { return props_; }
   cudaStream_t stream() const { return stream_; }
+  // Bound to stream(); never call cublasSetStream on it, which would also drop its workspace.
   cublasHandle_t cublas() const { return cublas_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
 
@@ -39,6 +40,7 @@ class CudaContext {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
+  DeviceBuffer<std::byte> cublas_workspace_;
   DeviceBuffer<std::byte> scratch_;
 };
 
