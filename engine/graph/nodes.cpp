@@ -66,6 +66,7 @@ void BiasActNode::check_shapes() const {
   expect_same(x_, y_, kind());
   expect_shape(b_->value, Shape{x_->shape[1]}, kind(), b_->name);
 }
+void BiasActNode::prepare(Backend& be) { bias_act_prepare(be, y_->shape); }
 void BiasActNode::forward_impl(Backend& be) { bias_act_forward(be, x_->data, b_->value, y_->data, act_); }
 void BiasActNode::backward(Backend& be) {
   bias_act_backward(be, y_->data, y_->grad, grad_or_none(x_), b_->grad, act_);
@@ -94,6 +95,7 @@ void BceLogitsLossNode::check_shapes() const {
   expect_same(logits_, target_, kind());
   expect_shape(loss_->data, Shape{1}, kind(), loss_->name);
 }
+void BceLogitsLossNode::prepare(Backend& be) { loss_prepare(be, logits_->shape); }
 void BceLogitsLossNode::forward_impl(Backend& be) {
   bce_logits_forward(be, logits_->data, target_->data, loss_->data);
 }
@@ -105,6 +107,7 @@ void KlLossNode::check_shapes() const {
   expect_same(mu_, logvar_, kind());
   expect_shape(loss_->data, Shape{1}, kind(), loss_->name);
 }
+void KlLossNode::prepare(Backend& be) { loss_prepare(be, mu_->shape); }
 void KlLossNode::forward_impl(Backend& be) { kl_forward(be, mu_->data, logvar_->data, loss_->data); }
 void KlLossNode::backward(Backend& be) {
   kl_backward(be, mu_->data, logvar_->data, weight_, grad_or_none(mu_), grad_or_none(logvar_));
@@ -114,6 +117,7 @@ void MseLossNode::check_shapes() const {
   expect_same(a_, b_, kind());
   expect_shape(loss_->data, Shape{1}, kind(), loss_->name);
 }
+void MseLossNode::prepare(Backend& be) { loss_prepare(be, a_->shape); }
 void MseLossNode::forward_impl(Backend& be) { mse_forward(be, a_->data, b_->data, loss_->data); }
 void MseLossNode::backward(Backend& be) {
   mse_backward(be, a_->data, b_->data, weight_, grad_or_none(a_), grad_or_none(b_));

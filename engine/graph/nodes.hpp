@@ -65,6 +65,7 @@ class BiasActNode : public Node {
  public:
   BiasActNode(Value* x, Parameter* b, Value* y, Activation act) : x_(x), b_(b), y_(y), act_(act) {}
   const char* kind() const override { return "bias_act"; }
+  void prepare(Backend& be) override;
   void backward(Backend& be) override;
 
  protected:
@@ -115,6 +116,7 @@ class BceLogitsLossNode : public Node {
   BceLogitsLossNode(Value* logits, Value* target, Value* loss, Tensor weight)
       : logits_(logits), target_(target), loss_(loss), weight_(weight) {}
   const char* kind() const override { return "bce_logits_loss"; }
+  void prepare(Backend& be) override;
   void backward(Backend& be) override;
 
  protected:
@@ -131,6 +133,7 @@ class KlLossNode : public Node {
   KlLossNode(Value* mu, Value* logvar, Value* loss, Tensor weight)
       : mu_(mu), logvar_(logvar), loss_(loss), weight_(weight) {}
   const char* kind() const override { return "kl_loss"; }
+  void prepare(Backend& be) override;
   void backward(Backend& be) override;
 
  protected:
@@ -146,6 +149,7 @@ class MseLossNode : public Node {
  public:
   MseLossNode(Value* a, Value* b, Value* loss, Tensor weight) : a_(a), b_(b), loss_(loss), weight_(weight) {}
   const char* kind() const override { return "mse_loss"; }
+  void prepare(Backend& be) override;
   void backward(Backend& be) override;
 
  protected:

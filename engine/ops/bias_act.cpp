@@ -78,4 +78,16 @@ void bias_act_backward(Backend& be, const Tensor& y, const Tensor& dy, const Ten
 #endif
 }
 
+void bias_act_prepare(Backend& be, const Shape& y) {
+  Dims d = channel_dims(y, "bias_act_prepare");
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda())
+    be.cuda().reserve_scratch(cuda_kernels::bias_act_backward_scratch_floats(d.n, d.c, d.s) *
+                              sizeof(float));
+#else
+  (void)be;
+  (void)d;
+#endif
+}
+
 }  // namespace vsae

@@ -14,5 +14,8 @@ void bias_act_forward(Backend& be, const Tensor& x, const Tensor& b, const Tenso
 // dx may be undefined (skipped).
 void bias_act_backward(Backend& be, const Tensor& y, const Tensor& dy, const Tensor& dx,
                        const Tensor& db, Activation act);
+// Reserves the CUDA scratch bias_act_backward needs for y's shape; call at plan time, before graph
+// capture (no-op on the CPU).
+void bias_act_prepare(Backend& be, const Shape& y);
 
 }  // namespace vsae

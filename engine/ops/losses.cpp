@@ -140,4 +140,13 @@ void mse_backward(Backend& be, const Tensor& a, const Tensor& b, const Tensor& w
 #endif
 }
 
+void loss_prepare(Backend& be, const Shape& shape) {
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) be.cuda().reserve_scratch(cuda_kernels::loss_scratch_bytes(shape.numel()));
+#else
+  (void)be;
+  (void)shape;
+#endif
+}
+
 }  // namespace vsae

@@ -26,4 +26,8 @@ void mse_forward(Backend& be, const Tensor& a, const Tensor& b, const Tensor& lo
 void mse_backward(Backend& be, const Tensor& a, const Tensor& b, const Tensor& weight, const Tensor& da,
                   const Tensor& db);
 
+// Reserves the CUDA scratch a forward loss over inputs of `shape` needs; call at plan time, before
+// graph capture (no-op on the CPU).
+void loss_prepare(Backend& be, const Shape& shape);
+
 }  // namespace vsae
