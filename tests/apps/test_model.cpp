@@ -63,9 +63,55 @@ TEST(Model, IdentitySaeVaeFitsATinyBatchOnTheCpu) {
   EXPECT_GT(first / last, 20.0f);
 }
 
+TEST(Model, TopkSaeKeepsAtMostKUnitsPerExample) {
+  Backend& be = test::cpu();
+  ModelConfig cfg;
+  cfg.sae = SaeKind::topk;
+  VaeSaeModel model(be, cfg, 4, 3);
+  EXPECT_EQ(model.graph().find_parameter("sae.enc.weight").shape, (Shape{500, 256}));
+  EXPECT_EQ(model.graph().find_parameter("sae.dec.weight").shape, (Shape{256, 500}));
+  std::vector<float> x = tiny_batch(4, 1);
+  be.upload(model.input().data, x.data());
+  model.set_k(be, 10);
+  model.reset_fire_counts(be);
+  model.train_step(be, AdamHyper{});
+  std::vector<float> codes(4 * 500);
+  be.download(codes.data(), model.codes().data);
+  for (int n = 0; n < 4; ++n) {
+    int active = 0;
+    for (int j = 0; j < 500; ++j) active += codes[n * 500 + j] > 0;
+    EXPECT_GT(active, 0);
+    EXPECT_LE(active, 10);
+  }
+  std::int64_t fired = 0;
+  for (std::int64_t c : model.read_fire_counts(be)) fired += c;
+  std::int64_t positive = 0;
+  for (float a : codes) positive += a > 0;
+  EXPECT_EQ(fired, positive);
+  LossValues l = model.read_losses(be);
+  EXPECT_GT(l.sae, 0.0f);
+  EXPECT_THROW(model.set_k(be, 501), Error);
+}
+
+TEST(Model, L1ControllerRaisesLambdaWhenTooManyUnitsFire) {
+  Backend& be = test::cpu();
+  ModelConfig cfg;
+  cfg.sae = SaeKind::l1;
+  VaeSaeModel model(be, cfg, 4, 5);
+  std::vector<float> x = tiny_batch(4, 1);
+  be.upload(model.input().data, x.data());
+  model.set_k(be, 1);  // far fewer than the ReLU code's active units
+  model.set_coefficient(be, 1e-3f);
+  model.enable_controller(SparsityControl{0.05f, 1e-6f, 1e3f});
+  model.train_step(be, AdamHyper{});
+  EXPECT_GT(model.read_coefficient(be), 1e-3f);
+  EXPECT_GT(model.read_losses(be).l1, 0.0f);
+}
+
 TEST(Model, TrainingStepMatchesAcrossBackends) {
   VSAE_REQUIRE_CUDA();
   ModelConfig cfg;
+  cfg.sae = SaeKind::topk;
   std::vector<float> x = tiny_batch(3, 1);
   AdamHyper hyper;
   VaeSaeModel on_cpu(test::cpu(), cfg, 3, 11);
@@ -73,6 +119,8 @@ TEST(Model, TrainingStepMatchesAcrossBackends) {
   test::cuda().set_tf32(false);
   test::cpu().upload(on_cpu.input().data, x.data());
   test::cuda().upload(on_gpu.input().data, x.data());
+  on_cpu.set_k(test::cpu(), 50);
+  on_gpu.set_k(test::cuda(), 50);
   for (int step = 0; step < 3; ++step) {
     on_cpu.train_step(test::cpu(), hyper);
     on_gpu.train_step(test::cuda(), hyper);
