@@ -42,7 +42,8 @@ class Backend {
 
   Storage allocate(std::size_t bytes) const { return Storage::allocate(device_, bytes); }
 
-  // Host <-> backend copies of a whole tensor; asynchronous on CUDA except download.
+  // Whole-tensor copies. upload and download wait for the stream (the host buffer is free to reuse
+  // on return), so they are not for captured steps; copy and zero are queued on the stream.
   void upload(const Tensor& dst, const void* host_src) const;
   void download(void* host_dst, const Tensor& src) const;
   void copy(const Tensor& dst, const Tensor& src) const;  // both on this backend
