@@ -51,13 +51,14 @@ constexpr float kCapsuleRadius = 0.45f;
 constexpr float kCapsuleHalfLength = 0.45f;  // of the straight part between the two hemispheres
 
 // Intensity = ambient + headlight * cos(normal, view) + lamp * cos(normal, lamp) * spot; the
-// colour is albedo * intensity, clipped, so bright surfaces saturate like MuJoCo's. Objects add a
-// broad white sheen where the lamp reaches them.
+// colour is albedo * intensity, clipped, so bright surfaces saturate like MuJoCo's. On objects the
+// lamp also adds a flat white specular term (OpenGL's with shininess 0) wherever it reaches them:
+// the real objects are paler on their lit side, with a visible step where the lamp's light ends.
 struct Material {
-  float ambient, headlight, lamp, sheen;
+  float ambient, headlight, lamp, specular;
 };
 constexpr Material kRoomMaterial = {0.354f, 0.590f, 0.956f, 0.0f};
-constexpr Material kObjectMaterial = {0.393f, 0.551f, 1.098f, 0.103f};
+constexpr Material kObjectMaterial = {0.393f, 0.551f, 1.098f, 0.12f};
 constexpr Vec3 kLampPosition = {-2.556f, 12.982f, -1.038f};  // above, left of and behind the object
 constexpr Vec3 kLampTarget = {-2.416f, 0.0f, -0.637f};
 
@@ -323,16 +324,12 @@ class Renderer {
   Vec3 shade(Vec3 p, Vec3 n, Vec3 albedo, const Material& m, bool lit) const {
     const Vec3 to_lamp = normalize(kLampPosition - p);
     const float head = std::max(0.0f, -dot(n, forward_));
-    const float lamp_cos = std::max(0.0f, dot(n, to_lamp));
-    const float lamp = lit ? lamp_cos * spot_falloff(-dot(to_lamp, spot_axis_)) : 0.0f;
-    const float k = m.ambient + m.headlight * head + m.lamp * lamp;
-    float sheen = 0.0f;
-    if (m.sheen > 0.0f && lamp > 0.0f) {
-      const Vec3 half = normalize(to_lamp + normalize(eye_ - p));
-      sheen = m.sheen * std::max(0.0f, dot(n, half));
-    }
-    return {std::min(1.0f, albedo.x * k + sheen), std::min(1.0f, albedo.y * k + sheen),
-            std::min(1.0f, albedo.z * k + sheen)};
+    const float lamp_cos = dot(n, to_lamp);
+    const float spot = lit && lamp_cos > 0.0f ? spot_falloff(-dot(to_lamp, spot_axis_)) : 0.0f;
+    const float k = m.ambient + m.headlight * head + m.lamp * lamp_cos * spot;
+    const float specular = m.specular * spot;
+    return {std::min(1.0f, albedo.x * k + specular), std::min(1.0f, albedo.y * k + specular),
+            std::min(1.0f, albedo.z * k + specular)};
   }
 
   Object object_;
