@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "apps/vsae/data/dsprites.hpp"
+#include "engine/core/check.hpp"
 #include "tests/support/gif.hpp"
 
 namespace vsae::data {
@@ -108,6 +109,23 @@ TEST(Dsprites, PixelsAreBinaryAndUnrotatedSquaresHaveTheRealAreas) {
     const int side = 10 + 2 * scale;  // 20·scale px
     EXPECT_EQ(area, side * side) << "scale class " << scale;
   }
+}
+
+// The decoder alone, against the figures measured on the frames in shared/reference/README.md.
+TEST(Dsprites, ReferenceGifDecodesToTheMeasuredAreas) {
+  const std::string path = std::string(VSAE_REFERENCE_DIR) + "/dsprites_frames.gif";
+  test::GifAnimation gif = test::read_gif(path);
+  ASSERT_EQ(gif.frames.size(), 320u);
+  auto area = [&](std::size_t frame) {
+    const std::vector<std::uint8_t> g = gif.gray(frame);
+    return std::count_if(g.begin(), g.end(), [](std::uint8_t p) { return p > 127; });
+  };
+  const int heart[] = {58, 84, 108, 140, 182, 222};
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(area(i), heart[i]) << "frame " << i;
+  EXPECT_EQ(area(197), 288);
+  EXPECT_EQ(area(256), 100);
+  EXPECT_EQ(area(261), 400);
+  EXPECT_THROW(test::read_gif(path + ".missing"), vsae::Error);
 }
 
 TEST(Dsprites, MatchesTheRealReferenceFrames) {
