@@ -53,9 +53,14 @@ void read_at(std::FILE* f, const std::string& path, std::uint64_t offset, void* 
     fail(path, "read error at byte " + std::to_string(offset) + " (file truncated?)");
 }
 
+// Bytes per element of a numeric dtype such as '<f8' or '|u1'; 0 for other kinds (objects,
+// strings), whose data size we do not check.
 std::size_t item_size(const std::string& descr) {
-  std::size_t digits = descr.find_first_of("0123456789");
-  return digits == std::string::npos ? 0 : std::stoul(descr.substr(digits));
+  const std::size_t kind = descr.find_first_of("biufc");
+  if (kind == std::string::npos || kind + 1 >= descr.size()) return 0;
+  const std::string digits = descr.substr(kind + 1);
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoul(digits);
 }
 
 // The raw text of `key`'s value in numpy's header dict literal: a quoted string, a tuple or a word.
@@ -73,11 +78,12 @@ std::string dict_value(const std::string& dict, const std::string& key) {
     end = dict.find(open, at + 1);
     return end == std::string::npos ? std::string{} : dict.substr(at + 1, end - at - 1);
   }
-  if (open == '(' || open == '[')
+  if (open == '(' || open == '[') {
     end = dict.find(open == '(' ? ')' : ']', at);
-  else
-    end = dict.find_first_of(",}", at) - 1;
-  return end == std::string::npos ? std::string{} : dict.substr(at, end - at + 1);
+    return end == std::string::npos ? std::string{} : dict.substr(at, end - at + 1);
+  }
+  end = dict.find_first_of(", }", at);
+  return end == std::string::npos ? std::string{} : dict.substr(at, end - at);
 }
 
 std::vector<std::int64_t> parse_shape(const std::string& tuple, bool* ok) {
