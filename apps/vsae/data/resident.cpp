@@ -129,9 +129,12 @@ ResidentDataset::ResidentDataset(Backend& backend, const Dataset& dataset,
   for (std::size_t i = 0; i < identity.size(); ++i) identity[i] = static_cast<std::int32_t>(i);
   backend.upload(order_, identity.data());
 
-  if (log)
+  if (log) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f s", fill_seconds_);
     *log << "vsae_gpu: " << what << " resident on " << backend.name() << ": "
-         << gib(backend_bytes()) << " (filled in " << fill_seconds_ << " s)\n";
+         << gib(backend_bytes()) << " (filled in " << seconds << ")\n";
+  }
 }
 
 // Renders (or copies) blocks of images in parallel into a host staging buffer and uploads each.

@@ -22,7 +22,8 @@ struct ResidentOptions {
 class ResidentDataset {
  public:
   // Checks that the images fit (see check_fits), then fills them block by block. `log` (if given)
-  // gets one line with the image count, the memory used and the time taken.
+  // gets one line with the image count, the memory used and the time taken. `backend` must
+  // outlive this object; `dataset` is only read during construction.
   ResidentDataset(Backend& backend, const Dataset& dataset, const ResidentOptions& options,
                   std::ostream* log = nullptr);
 
