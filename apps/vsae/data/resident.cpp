@@ -65,7 +65,7 @@ std::vector<std::int64_t> choose_indices(const Dataset& ds, const ResidentOption
   if (o.subset < 0)
     throw Error("dataset subset must be 0 (all images) or positive, got " +
                 std::to_string(o.subset));
-  if (o.subset > 0 && o.subset < ds.size()) return random_subset(ds.size(), o.subset, o.seed);
+  if (o.subset > 0 && o.subset < ds.size()) return random_subset(ds.size(), o.subset, o.seed, o.subset_stream);
   std::vector<std::int64_t> all(static_cast<std::size_t>(ds.size()));
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
   return all;

@@ -11,12 +11,14 @@
 
 #include "apps/vsae/data/dataset.hpp"
 #include "engine/core/backend.hpp"
+#include "engine/core/philox.hpp"
 
 namespace vsae::data {
 
 struct ResidentOptions {
   std::int64_t subset = 0;  // 0: the whole dataset; N: a fixed random subset of N images
-  std::uint64_t seed = 0;  // the run seed: picks the subset (dataset_subset) and shuffles (shuffle)
+  std::uint64_t seed = 0;  // the run seed: picks the subset and shuffles (RngStream::shuffle)
+  RngStream subset_stream = RngStream::dataset_subset;  // eval_subset for the evaluation set
 };
 
 class ResidentDataset {

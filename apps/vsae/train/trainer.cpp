@@ -49,15 +49,16 @@ bool finite(const LossValues& l) { return std::isfinite(l.total) && std::isfinit
 
 }  // namespace
 
-Trainer::Trainer(const config::RunConfig& config, Backend& be, TrainSet train, EvalSet eval, RunDirectory& out)
+Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDataset& train,
+                 data::ResidentDataset& eval, RunDirectory& out)
     : config_(config),
       be_(be),
-      train_(std::move(train)),
+      train_(train),
       out_(out),
       model_(be, config.model, static_cast<int>(config.training.batch_size), config.seed),
-      evaluator_(be, model_, std::move(eval), config.eval),
-      steps_per_epoch_(train_.images.dim(0) / config.training.batch_size) {
-  VSAE_CHECK(steps_per_epoch_ >= 1, "the training set has " << train_.images.dim(0)
+      evaluator_(be, model_, EvalSet{eval.images(), eval.classes(), eval.num_classes(), eval.pixel_scale()}, config.eval),
+      steps_per_epoch_(train_.size() / config.training.batch_size) {
+  VSAE_CHECK(steps_per_epoch_ >= 1, "the training set has " << train_.size()
                                                              << " images, fewer than one batch of "
                                                              << config.training.batch_size);
   const config::TrainingConfig& t = config.training;
@@ -72,13 +73,8 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, TrainSet train, E
       model_.enable_controller(SparsityControl{static_cast<float>(c.rate), static_cast<float>(c.min),
                                                static_cast<float>(c.max)});
   }
-  const std::int64_t n = train_.images.dim(0);
-  ArenaPlan plan;
-  std::size_t order_off = plan.reserve(Shape{n}, DType::i32);
-  std::size_t cursor_off = plan.reserve(Shape{1}, DType::i32);
-  buffers_ = be.allocate(plan.total_bytes());
-  order_ = buffers_.view(Shape{n}, DType::i32, order_off);
-  cursor_ = buffers_.view(Shape{1}, DType::i32, cursor_off);
+  buffers_ = be.allocate(Storage::kAlignment);
+  cursor_ = buffers_.view(Shape{1}, DType::i32);
   state_.config_digest = config_digest(config);
 }
 
@@ -147,7 +143,7 @@ void Trainer::train_epoch(std::int64_t epoch) {
   SparsitySchedule schedule(config_.sparsity.schedule, steps_per_epoch_);
   std::int64_t k = schedule.k_at(epoch, 0);
   if (model_.has_sae()) model_.set_k(be_, k);
-  train_.shuffle(be_, epoch, order_);
+  const Tensor& order = train_.shuffle(static_cast<std::uint32_t>(epoch));
   be_.zero(cursor_);
   model_.reset_fire_counts(be_);
   const bool per_step = config_.sparsity.schedule.granularity == "step";
@@ -156,7 +152,7 @@ void Trainer::train_epoch(std::int64_t epoch) {
       std::int64_t ks = schedule.k_at(epoch, s);
       if (ks != k) model_.set_k(be_, k = ks);
     }
-    gather_batch(be_, train_.images, order_, cursor_, model_.input().data, train_.pixel_scale);
+    gather_batch(be_, train_.images(), order, cursor_, model_.input().data, train_.pixel_scale());
     advance_counter(be_, cursor_, static_cast<int>(t.batch_size));
     model_.train_step(be_, adam_);
     const std::int64_t global = epoch * steps_per_epoch_ + s + 1;
@@ -243,9 +239,9 @@ void Trainer::dump_step(const std::string& dir) {
   SparsitySchedule schedule(config_.sparsity.schedule, steps_per_epoch_);
   const std::int64_t k = schedule.k_at_epoch(0);
   if (model_.has_sae()) model_.set_k(be_, k);
-  train_.shuffle(be_, 0, order_);
+  const Tensor& order = train_.shuffle(0);
   be_.zero(cursor_);
-  gather_batch(be_, train_.images, order_, cursor_, model_.input().data, train_.pixel_scale);
+  gather_batch(be_, train_.images(), order, cursor_, model_.input().data, train_.pixel_scale());
 
   auto host = [&](const Tensor& t) {
     HostTensor h;

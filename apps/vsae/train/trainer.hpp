@@ -4,12 +4,12 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "apps/vsae/config/run_config.hpp"
+#include "apps/vsae/data/resident.hpp"
 #include "apps/vsae/model/vae_sae.hpp"
 #include "apps/vsae/run/run_directory.hpp"
 #include "apps/vsae/train/checkpoint.hpp"
@@ -18,14 +18,6 @@
 
 namespace vsae {
 
-// The training images on the backend and how to order them for an epoch.
-struct TrainSet {
-  Tensor images;  // u8 (N, C, H, W)
-  float pixel_scale = 1.0f;
-  // Writes the epoch's permutation of [0, N) into `order` (i32 (N) on the backend).
-  std::function<void(Backend&, std::int64_t epoch, const Tensor& order)> shuffle;
-};
-
 struct TrainOptions {
   bool resume = false;
   std::string dump_step_dir;  // write the first training step as a golden dump, then stop
@@ -33,7 +25,9 @@ struct TrainOptions {
 
 class Trainer {
  public:
-  Trainer(const config::RunConfig& config, Backend& be, TrainSet train, EvalSet eval, RunDirectory& out);
+  // `train` and `eval` must outlive the trainer.
+  Trainer(const config::RunConfig& config, Backend& be, data::ResidentDataset& train, data::ResidentDataset& eval,
+          RunDirectory& out);
   // Runs (or resumes) every epoch; returns results.json's content.
   nlohmann::json run(const TrainOptions& options);
 
@@ -47,14 +41,14 @@ class Trainer {
   config::RunConfig config_;
   Backend& be_;
   std::unique_ptr<Progress> progress_;
-  TrainSet train_;
+  data::ResidentDataset& train_;
   RunDirectory& out_;
   VaeSaeModel model_;
   Evaluator evaluator_;
   AdamHyper adam_;
   std::int64_t steps_per_epoch_;
   Storage buffers_;
-  Tensor order_, cursor_;
+  Tensor cursor_;
   TrainerState state_;
   std::int64_t images_trained_ = 0;
   double train_seconds_ = 0;
