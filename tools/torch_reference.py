@@ -100,8 +100,8 @@ class VaeSae(nn.Module):
         out["sae"] = (h_hat - h).pow(2).sum() / n if a is not None else torch.zeros(())
         total = out["recon"] + beta * out["kl"] + gamma * out["sae"]
         if self.method == "l1":
-            out["l1"] = a.abs().sum() / n
-            total = total + coef * out["l1"]
+            out["l1"] = coef * a.abs().sum() / n  # the weighted penalty, as vsae_gpu reports it
+            total = total + out["l1"]
         out["total"] = total
         out["codes"] = a
         return out

@@ -1,0 +1,52 @@
+"""Bad input gets one clear line on stderr and a non-zero exit, and never destroys a run's data."""
+import json
+import os
+
+import e2e_common as e2e
+
+work = e2e.tempdir()
+
+
+def expect_error(args, fragment, label):
+    r = e2e.run(args)
+    lines = [line for line in r.stderr.strip().splitlines() if line.startswith("vsae_gpu: error")]
+    e2e.check(r.returncode != 0, f"{label}: exit code 0")
+    e2e.check(len(lines) == 1 and fragment in lines[0], f"{label}: expected one error line with '{fragment}', got:\n{r.stderr}")
+    print(f"ok  {label}: {lines[0]}")
+
+
+def config_file(name, content):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        f.write(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+run_dir = os.path.join(work, "run")
+good = config_file("good.json", e2e.tiny_config(run_dir, **{"training": {"epochs": 1, "extra_epochs": 0, "batch_size": 32}},
+                                                **{"sparsity": {"schedule": {"start": 64, "end": 8, "epochs": 1}}}))
+
+expect_error(["--json", config_file("bad.json", "{ not json")], "not valid JSON", "invalid JSON")
+expect_error(["--json", config_file("unknown.json", {"trainig": {}})], "unknown config key trainig", "unknown key")
+expect_error(["--json", config_file("range.json", {"sparsity": {"schedule": {"end": 0}}})],
+             "sparsity.schedule.end must be between 1 and sae_width (500), got 0", "k out of range")
+expect_error(["--json", config_file("src.json", {"dataset": {"source": os.path.join(work, "missing.npz")}})],
+             "missing.npz", "missing dataset file")
+expect_error(["--json", good, "--resume"], "no checkpoint", "resume without a checkpoint")
+
+r = e2e.run(["--json", good])
+e2e.check(r.returncode == 0, "the good run failed: " + r.stderr)
+before = open(os.path.join(run_dir, "metrics.jsonl")).read()
+expect_error(["--json", good], "already holds a run", "rerun into a finished run directory")
+e2e.check(open(os.path.join(run_dir, "metrics.jsonl")).read() == before, "metrics.jsonl was changed by the refused run")
+
+checkpoint = os.path.join(run_dir, "checkpoint.safetensors")
+data = open(checkpoint, "rb").read()
+open(checkpoint, "wb").write(data[: len(data) // 2])
+expect_error(["--json", good, "--resume"], "checkpoint.safetensors", "truncated checkpoint")
+other = e2e.tiny_config(run_dir, **{"model": {"sae_width": 32}})
+other["sparsity"] = {"schedule": {"start": 32, "end": 8, "epochs": 1}}
+other["training"] = {"epochs": 1, "extra_epochs": 0, "batch_size": 32}
+open(checkpoint, "wb").write(data)
+expect_error(["--json", config_file("other.json", other), "--resume"], "different config", "checkpoint of another config")
+print("PASSED: every bad input gave one clear error line and a non-zero exit")

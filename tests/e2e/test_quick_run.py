@@ -1,0 +1,39 @@
+"""configs/quick.json on the CPU: finishes, writes every output, and its figures are sane."""
+import json
+import os
+import sys
+import time
+
+import e2e_common as e2e
+
+config = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "quick.json")
+out = os.path.join(e2e.tempdir(), "quick")
+start = time.time()
+r = e2e.run(["--json", config, "--out", out, "--device", "cpu"])
+seconds = time.time() - start
+sys.stderr.write(r.stderr)
+e2e.check(r.returncode == 0, "quick run failed")
+for name in ("config.json", "metrics.jsonl", "results.json", "checkpoint.safetensors"):
+    e2e.check(os.path.exists(os.path.join(out, name)), name + " is missing")
+
+cfg = json.load(open(os.path.join(out, "config.json")))
+epochs = cfg["training"]["epochs"] + cfg["training"]["extra_epochs"]
+lines = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+e2e.check([line["epoch"] for line in lines] == list(range(epochs)), "one metrics line per epoch, in order")
+ks = [line["k"] for line in lines]
+e2e.check(ks[0] == cfg["sparsity"]["schedule"]["start"] and ks[-1] == cfg["sparsity"]["schedule"]["end"], "k schedule")
+for line in lines:
+    dead = line["dead"]["headline_dead_fraction"]
+    e2e.check(0.0 <= dead <= 1.0, "dead fraction in [0, 1]")
+    e2e.check(line["mean_l0"] <= line["k"] + 1e-9, "mean L0 never exceeds k under Top-k")
+    e2e.check(0.0 <= line["mig"]["mig"] <= 1.0, "MIG in [0, 1]")
+    e2e.check(len(line["dead"]["grid"]) == 8, "the (t, eps) grid has 4 x 2 cells")
+first, last = lines[0]["dead"]["headline_dead_fraction"], lines[-1]["dead"]["headline_dead_fraction"]
+e2e.check(last > first, f"neurons die as k falls ({first:.3f} -> {last:.3f})")
+
+results = json.load(open(os.path.join(out, "results.json")))
+for key in ("final", "at_schedule_end", "recovered_neurons", "dead_at_schedule_end", "wall_s", "images_per_s",
+            "device", "backend", "git_commit", "versions", "live_unit_interpretability"):
+    e2e.check(key in results, "results.json lacks " + key)
+print(f"PASSED: quick run in {seconds:.0f} s; dead {first:.3f} -> {last:.3f}, "
+      f"MIG {lines[-1]['mig']['mig']:.3f}, recovered {results['recovered_neurons']}")
