@@ -73,18 +73,8 @@ double hue_gap(double a, double b) {
   return std::min(d, 1.0 - d);
 }
 
-// Pixels of saturated colour with the object's hue: the object's area when its hue differs from
-// the floor's and the wall's (its shadow keeps the floor's hue).
-int object_area(const Rgb& im, double object_hue) {
-  int area = 0;
-  for (int y = 0; y < kSide; ++y)
-    for (int x = 0; x < kSide; ++x) {
-      const Hsv c = hsv_at(im, y, x);
-      area += c.sat > 0.5 && c.val > 0.2 && hue_gap(c.hue, object_hue) < 0.04;
-    }
-  return area;
-}
-
+// Pixels of saturated colour with the object's hue: the object, when its hue differs from the
+// floor's and the wall's (its shadow keeps the floor's hue).
 std::vector<bool> object_mask(const Rgb& im, double object_hue) {
   std::vector<bool> mask(kPlane);
   for (int y = 0; y < kSide; ++y)
@@ -94,6 +84,11 @@ std::vector<bool> object_mask(const Rgb& im, double object_hue) {
           c.sat > 0.5 && c.val > 0.2 && hue_gap(c.hue, object_hue) < 0.04;
     }
   return mask;
+}
+
+int object_area(const Rgb& im, double object_hue) {
+  const std::vector<bool> mask = object_mask(im, object_hue);
+  return static_cast<int>(std::count(mask.begin(), mask.end(), true));
 }
 
 // Mean colour of rows [y0, y1) and columns [x0, x1).
@@ -417,12 +412,12 @@ TEST(Shapes3D, MatchesTheRealReferenceFrames) {
     const double e = mean_abs_error(ref.real[i], ref.ours[i]);
     sum += e;
     worst = std::max(worst, e);
-    EXPECT_LT(e, 8.0) << "frame " << i;
+    EXPECT_LT(e, 5.0) << "frame " << i;  // measured: worst 3.9
   }
   const double mean = sum / static_cast<double>(ref.real.size());
   std::printf("Shapes3D vs real frames: mean abs error %.2f, worst frame %.2f (0..255)\n", mean,
               worst);
-  EXPECT_LT(mean, 5.0);
+  EXPECT_LT(mean, 3.5);  // measured: 2.8
 }
 
 TEST(Shapes3D, SkyHorizonAndCornerMatchTheRealFrames) {
@@ -432,26 +427,30 @@ TEST(Shapes3D, SkyHorizonAndCornerMatchTheRealFrames) {
   for (std::size_t i = 0; i < ref.real.size(); ++i) {
     const auto real = mean_colour(ref.real[i], 0, 5, 0, kSide),
                ours = mean_colour(ref.ours[i], 0, 5, 0, kSide);
-    for (std::size_t c = 0; c < 3; ++c) EXPECT_NEAR(ours[c], real[c], 2.0) << "frame " << i;
+    for (std::size_t c = 0; c < 3; ++c)
+      EXPECT_NEAR(ours[c], real[c], 2.0) << "frame " << i;  // measured: within 1
   }
   // Orientation 0 (frame 7): the back wall's top and bottom lines, away from the cube.
   double top_real = 0, top_ours = 0, floor_real = 0, floor_ours = 0;
   int n = 0;
   for (int x = 2; x < 62; ++x) {
     if (x >= 18 && x < 46) continue;
-    top_real += wall_top_row(ref.real[7], x), top_ours += wall_top_row(ref.ours[7], x);
-    floor_real += floor_row(ref.real[7], x), floor_ours += floor_row(ref.ours[7], x);
+    top_real += wall_top_row(ref.real[7], x);
+    top_ours += wall_top_row(ref.ours[7], x);
+    floor_real += floor_row(ref.real[7], x);
+    floor_ours += floor_row(ref.ours[7], x);
     ++n;
   }
   std::printf("orientation 0: wall top row real %.2f ours %.2f; floor row real %.2f ours %.2f\n",
               top_real / n, top_ours / n, floor_real / n, floor_ours / n);
-  EXPECT_NEAR(top_ours / n, top_real / n, 0.3);
-  EXPECT_NEAR(floor_ours / n, floor_real / n, 0.3);
+  // Measured: 0.07 and 0.22 px apart; the GIF's upscaling filter blurs its edges by about that.
+  EXPECT_NEAR(top_ours / n, top_real / n, 0.35);
+  EXPECT_NEAR(floor_ours / n, floor_real / n, 0.35);
   // The corner sweeps across the image with the orientation.
   for (std::size_t i : {0, 2, 4, 10, 12, 14}) {
     const double real = corner_column(ref.real[i]), ours = corner_column(ref.ours[i]);
     std::printf("orientation class %2zu: corner column real %.2f ours %.2f\n", i, real, ours);
-    EXPECT_NEAR(ours, real, 0.5) << "frame " << i;
+    EXPECT_NEAR(ours, real, 0.5) << "frame " << i;  // measured: within 0.1 px
   }
 }
 
