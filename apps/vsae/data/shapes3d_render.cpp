@@ -63,6 +63,17 @@ constexpr Material kObjectMaterial = {0.393f, 0.551f, 1.098f, 0.12f};
 constexpr Vec3 kLampPosition = {-2.556f, 12.982f, -1.038f};  // above, left of and behind the object
 constexpr Vec3 kLampTarget = {-2.416f, 0.0f, -0.637f};
 
+// The real walls carry a faint texture: dark diagonal marks, spaced evenly along each wall at
+// two thirds of its height (fitted on the reference images mapped back onto the walls).
+constexpr float kMarkDepth = 0.07f;   // fraction of the albedo removed at a mark's centre
+constexpr float kMarkSpacing = 2.8f;  // marks at u = kMarkPhase + k * kMarkSpacing
+constexpr float kMarkPhase = 0.1f;    // u runs along a wall, rightwards as seen from inside
+constexpr float kMarkHeight = 1.53f;
+constexpr float kMarkLength = 0.395f;  // Gaussian radii along and across the mark
+constexpr float kMarkWidth = 0.187f;
+constexpr float kMarkCos = 0.565f;   // the long axis points right and down, 55 degrees
+constexpr float kMarkSin = -0.825f;  // below the horizontal
+
 constexpr double kPi = 3.14159265358979323846;
 constexpr float kEpsilon = 1e-4f;
 constexpr float kNoHit = 1e30f;
@@ -72,6 +83,16 @@ inline float spot_falloff(float c) {
   if (c <= 0.0f) return 0.0f;
   const float c2 = c * c, c4 = c2 * c2, c8 = c4 * c4;
   return c8 * c4 * c2;
+}
+
+// Albedo factor of the wall marks at point p of wall `face` (1-4, as in Renderer::room_hit).
+float wall_marks(int face, Vec3 p) {
+  const float u = face == 1 ? p.z : face == 2 ? -p.z : face == 3 ? -p.x : p.x;
+  const float k = std::round((u - kMarkPhase) / kMarkSpacing);
+  const float du = u - (kMarkPhase + k * kMarkSpacing), dv = p.y - kMarkHeight;
+  const float along = (du * kMarkCos + dv * kMarkSin) / kMarkLength;
+  const float across = (dv * kMarkCos - du * kMarkSin) / kMarkWidth;
+  return 1.0f - kMarkDepth * std::exp(-0.5f * (along * along + across * across));
 }
 
 Vec3 hue_to_rgb(double hue) {
@@ -311,7 +332,7 @@ class Renderer {
     }
     const Vec3 p = ray.origin + room.t * ray.dir;
     if (room.face > 0 && p.y > kWallHeight) return {kSky, 0};
-    const Vec3 albedo = room.face == 0 ? floor_ : wall_;
+    const Vec3 albedo = room.face == 0 ? floor_ : wall_marks(room.face, p) * wall_;
     const bool lit = !in_shadow(p, room.normal);
     return {shade(p, room.normal, albedo, kRoomMaterial, lit), 1 + 2 * room.face + lit};
   }
