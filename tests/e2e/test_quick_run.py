@@ -9,12 +9,22 @@ import e2e_common as e2e
 config = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "quick.json")
 out = os.path.join(e2e.tempdir(), "quick")
 start = time.time()
+cfg = json.load(open(config))
+cfg["output"]["save_latents"] = True
+config = e2e.write_config(os.path.dirname(out), cfg, "quick.json")
 r = e2e.run(["--json", config, "--out", out, "--device", "cpu"])
 seconds = time.time() - start
 sys.stderr.write(r.stderr)
 e2e.check(r.returncode == 0, "quick run failed")
-for name in ("config.json", "metrics.jsonl", "results.json", "checkpoint.safetensors"):
+for name in ("config.json", "metrics.jsonl", "results.json", "checkpoint.safetensors", "latents.npy",
+             "sae_codes.npy", "factors.npy"):
     e2e.check(os.path.exists(os.path.join(out, name)), name + " is missing")
+import numpy as np  # noqa: E402
+latents, codes, factors = (np.load(os.path.join(out, n)) for n in ("latents.npy", "sae_codes.npy", "factors.npy"))
+samples = json.load(open(os.path.join(out, "config.json")))["evaluation"]["samples"]
+e2e.check(latents.shape == (samples, 10) and codes.shape == (samples, 500) and factors.shape == (samples, 5),
+          f"npy shapes {latents.shape} {codes.shape} {factors.shape}")
+e2e.check(codes.min() >= 0 and np.isfinite(latents).all(), "codes are ReLU outputs, latents finite")
 
 cfg = json.load(open(os.path.join(out, "config.json")))
 epochs = cfg["training"]["epochs"] + cfg["training"]["extra_epochs"]

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -116,6 +117,21 @@ std::vector<std::uint8_t> npy_preamble(const NpyHeader& h) {
 }
 
 }  // namespace
+
+void write_npy(const std::string& path, const NpyHeader& header, const void* data) {
+  const std::vector<std::uint8_t> preamble = npy_preamble(header);
+  const std::size_t bytes = static_cast<std::size_t>(header.count()) * item_size(header.descr);
+  const std::string tmp = path + ".partial";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
+  bool ok = std::fwrite(preamble.data(), 1, preamble.size(), f) == preamble.size() &&
+            std::fwrite(data, 1, bytes, f) == bytes;
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": write failed: " + std::strerror(errno));
+  }
+}
 
 std::int64_t NpyHeader::count() const {
   std::int64_t n = 1;

@@ -64,6 +64,10 @@ class NpzReader {
   std::unique_ptr<Impl> impl_;
 };
 
+// Writes one standalone .npy file (numpy.load reads it) atomically: `data` holds header.count()
+// elements of header.descr in C order.
+void write_npy(const std::string& path, const NpyHeader& header, const void* data);
+
 // Writes an .npz file that numpy.load reads: each array is stored or deflate-compressed (as
 // numpy.savez_compressed does), with zip64 records so that entries may exceed 4 GiB.
 class NpzWriter {

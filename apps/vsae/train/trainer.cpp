@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "apps/vsae/train/schedule.hpp"
+#include "apps/vsae/data/npz.hpp"
 #include "engine/core/versions.hpp"
 #include "engine/io/safetensors.hpp"
 #include "engine/ops/gather.hpp"
@@ -54,6 +55,7 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
     : config_(config),
       be_(be),
       train_(train),
+      eval_(eval),
       out_(out),
       model_(be, config.model, static_cast<int>(config.training.batch_size), config.seed),
       evaluator_(be, model_, EvalSet{eval.images(), eval.classes(), eval.num_classes(), eval.pixel_scale()}, config.eval),
@@ -130,6 +132,7 @@ json Trainer::run(const TrainOptions& options) {
     const std::int64_t every = config_.output.checkpoint_every;
     if (last_epoch || (every > 0 && (epoch + 1) % every == 0)) save(epoch + 1);
   }
+  if (config_.output.save_latents) save_latents();
   json result = results(last, seconds_since(run_start));
   result["recovered_neurons"] = revival.marked() ? json(revival.revived()) : json(nullptr);
   result["dead_at_schedule_end"] = revival.marked() ? json(revival.dead_at_end()) : json(nullptr);
@@ -229,6 +232,20 @@ json Trainer::results(const EvalResult& last, double seconds) const {
     r["live_unit_interpretability"] = units;
   }
   return r;
+}
+
+void Trainer::save_latents() {
+  auto save = [&](const std::string& name, const Tensor& t, const char* descr) {
+    std::vector<std::uint8_t> host(t.bytes());
+    be_.download(host.data(), t);
+    data::write_npy(out_.file(name), data::NpyHeader{descr, {t.dim(0), t.numel() / t.dim(0)}}, host.data());
+  };
+  save("latents.npy", evaluator_.latents(), "<f4");
+  if (model_.has_sae()) save("sae_codes.npy", evaluator_.codes(), "<f4");
+  const std::vector<std::int32_t>& classes = eval_.host_classes();
+  const std::int64_t n = eval_.size();
+  data::write_npy(out_.file("factors.npy"),
+                  data::NpyHeader{"<i4", {n, static_cast<std::int64_t>(classes.size()) / n}}, classes.data());
 }
 
 void Trainer::dump_step(const std::string& dir) {

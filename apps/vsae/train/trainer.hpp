@@ -37,11 +37,13 @@ class Trainer {
   void save(std::int64_t epochs_done);
   nlohmann::json results(const EvalResult& last, double seconds) const;
   void dump_step(const std::string& dir);
+  void save_latents();
 
   config::RunConfig config_;
   Backend& be_;
   std::unique_ptr<Progress> progress_;
   data::ResidentDataset& train_;
+  data::ResidentDataset& eval_;
   RunDirectory& out_;
   VaeSaeModel model_;
   Evaluator evaluator_;
