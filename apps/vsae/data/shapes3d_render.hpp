@@ -12,7 +12,7 @@ struct Shapes3DScene {
   double floor_hue = 0.0;  // HSV hue in [0, 1) at full saturation and value; 0 = red
   double wall_hue = 0.0;
   double object_hue = 0.0;
-  double scale = 1.0;  // object size: a cube has this side length, the others match its height
+  double scale = 1.0;  // object size: the cube's side; the other shapes grow in proportion
   Shapes3DShape shape = Shapes3DShape::cube;
   double orientation_deg = 0.0;  // camera azimuth around the object; 0 faces the back wall
 };
