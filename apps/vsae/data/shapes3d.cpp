@@ -23,9 +23,11 @@ std::vector<double> hues() {
 class Shapes3DGenerator : public Dataset {
  public:
   Shapes3DGenerator()
-      : factors_{{"floor_hue", hues()},           {"wall_hue", hues()},
-                 {"object_hue", hues()},          {"scale", linspace(0.75, 1.25, 8)},
-                 {"shape", {0.0, 1.0, 2.0, 3.0}}, {"orientation", linspace(-30.0, 30.0, 15)}} {}
+      : factors_{
+            {"floor_hue", hues()},           {"wall_hue", hues()},
+            {"object_hue", hues()},          {"scale", linspace(0.75, 1.25, 8)},
+            {"shape", {0.0, 1.0, 2.0, 3.0}}, {"orientation", linspace(-30.0, 30.0, 15)},
+        } {}
 
   std::string name() const override { return "shapes3d"; }
   std::int64_t size() const override { return 480000; }
