@@ -20,14 +20,21 @@ std::vector<double> hues() {
   return values;
 }
 
+// The official factor order with the documented values (see shapes3d.hpp).
+std::vector<Factor> factor_grids() {
+  std::vector<Factor> factors;
+  factors.push_back({"floor_hue", hues()});
+  factors.push_back({"wall_hue", hues()});
+  factors.push_back({"object_hue", hues()});
+  factors.push_back({"scale", linspace(0.75, 1.25, 8)});
+  factors.push_back({"shape", {0.0, 1.0, 2.0, 3.0}});
+  factors.push_back({"orientation", linspace(-30.0, 30.0, 15)});
+  return factors;
+}
+
 class Shapes3DGenerator : public Dataset {
  public:
-  Shapes3DGenerator()
-      : factors_{
-            {"floor_hue", hues()},           {"wall_hue", hues()},
-            {"object_hue", hues()},          {"scale", linspace(0.75, 1.25, 8)},
-            {"shape", {0.0, 1.0, 2.0, 3.0}}, {"orientation", linspace(-30.0, 30.0, 15)},
-        } {}
+  Shapes3DGenerator() : factors_(factor_grids()) {}
 
   std::string name() const override { return "shapes3d"; }
   std::int64_t size() const override { return 480000; }
