@@ -1,6 +1,8 @@
 // Reading and writing safetensors with strict validation, so a corrupt checkpoint is a clear error.
 #include "engine/io/safetensors.hpp"
 
+#include "engine/core/backend.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -51,6 +53,15 @@ HostTensor HostTensor::from_floats(const std::vector<float>& values, std::vector
   t.bytes.resize(values.size() * sizeof(float));
   std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
   return t;
+}
+
+HostTensor download_host(const Backend& be, const Tensor& t) {
+  HostTensor h;
+  h.dtype = t.dtype;
+  for (int i = 0; i < t.ndim(); ++i) h.shape.push_back(t.dim(i));
+  h.bytes.resize(t.bytes());
+  be.download(h.bytes.data(), t);
+  return h;
 }
 
 void write_safetensors(const std::string& path, const SafetensorsFile& file) {

@@ -26,6 +26,10 @@ struct HostTensor {
   static HostTensor from_floats(const std::vector<float>& values, std::vector<std::int64_t> shape);
 };
 
+class Backend;
+// A host copy of a backend tensor (synchronises with the device).
+HostTensor download_host(const Backend& be, const Tensor& t);
+
 struct SafetensorsFile {
   std::map<std::string, HostTensor> tensors;
   std::map<std::string, std::string> metadata;

@@ -9,15 +9,6 @@ namespace vsae {
 
 namespace {
 
-HostTensor download(Backend& be, const Tensor& t) {
-  HostTensor h;
-  h.dtype = t.dtype;
-  for (int i = 0; i < t.ndim(); ++i) h.shape.push_back(t.dim(i));
-  h.bytes.resize(t.bytes());
-  be.download(h.bytes.data(), t);
-  return h;
-}
-
 HostTensor ints(const std::vector<std::int32_t>& v) {
   HostTensor h;
   h.dtype = DType::i32;
@@ -57,11 +48,11 @@ std::vector<std::int32_t> read_ints(const SafetensorsFile& f, const std::string&
 void save_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, const TrainerState& state) {
   SafetensorsFile f;
   for (const Parameter& p : model.graph().parameters()) {
-    f.tensors[p.name] = download(be, p.value);
-    f.tensors["optimizer.adam_m." + p.name] = download(be, p.adam_m);
-    f.tensors["optimizer.adam_v." + p.name] = download(be, p.adam_v);
+    f.tensors[p.name] = download_host(be, p.value);
+    f.tensors["optimizer.adam_m." + p.name] = download_host(be, p.adam_m);
+    f.tensors["optimizer.adam_v." + p.name] = download_host(be, p.adam_v);
   }
-  for (const auto& [name, t] : model.state_tensors()) f.tensors["state." + name] = download(be, t);
+  for (const auto& [name, t] : model.state_tensors()) f.tensors["state." + name] = download_host(be, t);
   f.tensors["trainer.dead_at_schedule_end"] = ints(state.dead_at_schedule_end);
   f.tensors["trainer.revived"] = ints(state.revived);
   f.metadata["format"] = "vsae_gpu checkpoint v1";
