@@ -1,18 +1,23 @@
-// vsae_gpu: the command line. `vsae_gpu --json run.json` trains one run; `export-dataset` writes
-// the procedural datasets in the official file formats. Errors print one line and exit non-zero.
+// vsae_gpu: the command line. `vsae_gpu --json run.json` trains one run, or every member of a sweep
+// when the config has a `sweep` section; `sweep-summary` aggregates a sweep directory;
+// `export-dataset` writes the procedural datasets in the official file formats. Errors print one
+// line and exit non-zero.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "apps/vsae/config/run_config.hpp"
 #include "apps/vsae/data/export.hpp"
-#include "apps/vsae/run/run_data.hpp"
-#include "apps/vsae/run/run_directory.hpp"
-#include "apps/vsae/train/trainer.hpp"
-#include "engine/core/backend.hpp"
+#include "apps/vsae/run/train_run.hpp"
+#include "apps/vsae/sweep/grid.hpp"
+#include "apps/vsae/sweep/runner.hpp"
+#include "apps/vsae/sweep/summary.hpp"
+#include "engine/core/check.hpp"
 
 namespace {
 
@@ -24,27 +29,63 @@ struct RunFlags {
   std::string json_path, device, out, dump_step;
   long long seed = -1;
   bool resume = false;
+  bool plan = false;
+  int parallel = 1;
+  std::vector<std::string> gpus;
 };
 
-int run_training(const RunFlags& flags) {
-  vsae::config::RunConfig config = vsae::config::load_run_config(flags.json_path);
-  // Overrides go through the same validation as the file.
-  nlohmann::json resolved = config.to_json();
-  if (!flags.device.empty()) resolved["device"] = flags.device;
-  if (!flags.out.empty()) resolved["output"]["dir"] = flags.out;
-  if (flags.seed >= 0) resolved["seed"] = flags.seed;
-  config = vsae::config::parse_run_config(resolved);
+// Overrides go into the JSON, so they pass the same validation as the file (and, for a sweep,
+// reach every member).
+nlohmann::json with_overrides(nlohmann::json root, const RunFlags& flags) {
+  if (!flags.device.empty()) root["device"] = flags.device;
+  if (!flags.out.empty()) root["output"]["dir"] = flags.out;
+  if (flags.seed >= 0) root["seed"] = flags.seed;
+  return root;
+}
 
-  auto backend = vsae::Backend::create(vsae::parse_device_choice(config.device), &std::cerr);
-  vsae::RunDirectory out(config.output.dir);
-  vsae::RunData data = vsae::load_run_data(config, *backend, &std::cerr);
-  vsae::Trainer trainer(config, *backend, *data.train, *data.eval, out);
+int run_training(const nlohmann::json& root, const RunFlags& flags) {
+  if (flags.plan || flags.parallel != 1 || !flags.gpus.empty())
+    throw vsae::Error("--plan, --parallel and --gpus need a sweep config (one with a \"sweep\" section)");
+  vsae::config::RunConfig config;
+  try {
+    config = vsae::config::parse_run_config(with_overrides(root, flags));
+  } catch (const vsae::Error& e) {
+    throw vsae::Error("config " + flags.json_path + ": " + e.what());
+  }
   vsae::TrainOptions options;
   options.resume = flags.resume;
   options.dump_step_dir = flags.dump_step;
-  nlohmann::json results = trainer.run(options);
+  vsae::train_run(config, options);
   if (flags.dump_step.empty())
     std::fprintf(stderr, "vsae_gpu: done; results in %s/results.json\n", config.output.dir.c_str());
+  return 0;
+}
+
+int run_sweep(const nlohmann::json& root, const RunFlags& flags, const char* argv0) {
+  if (!flags.dump_step.empty()) throw vsae::Error("--dump-step takes a single-run config, not a sweep");
+  if (flags.seed >= 0 && root["sweep"].is_object() && root["sweep"].contains("seed"))
+    throw vsae::Error("--seed cannot override a sweep over seeds");
+  vsae::sweep::Grid grid;
+  try {
+    grid = vsae::sweep::expand(with_overrides(root, flags));
+  } catch (const vsae::Error& e) {
+    throw vsae::Error("config " + flags.json_path + ": " + e.what());
+  }
+  if (flags.plan) {
+    vsae::sweep::prepare(grid, flags.resume);
+    // One member config per line on stdout, for job arrays (tools/slurm).
+    for (const vsae::sweep::Member& m : grid.members) std::printf("%s/config.json\n", m.config.output.dir.c_str());
+    return 0;
+  }
+  vsae::sweep::RunnerOptions options;
+  options.resume = flags.resume;
+  options.parallel = flags.parallel;
+  options.gpus = flags.gpus;
+  // Children run this very binary; /proc/self/exe survives a relative argv[0] and a changed PATH.
+  std::error_code ec;
+  options.self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) options.self = argv0;
+  vsae::sweep::run(grid, options);
   return 0;
 }
 
@@ -60,10 +101,25 @@ int main(int argc, char** argv) {
   app.add_option("--device", run.device, "override the config's device")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--out", run.out, "override output.dir, the run directory");
   app.add_option("--seed", run.seed, "override the seed")->check(CLI::NonNegativeNumber);
-  app.add_flag("--resume", run.resume, "continue the run in the output directory from its checkpoint");
+  app.add_flag("--resume", run.resume,
+               "continue the run in the output directory from its checkpoint; for a sweep: keep finished members, "
+               "resume started ones, run the rest");
+  app.add_option("--parallel", run.parallel,
+                 "sweep: members at once, as child processes of this binary (per GPU with --gpus)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--gpus", run.gpus, "sweep: run members as child processes, one per listed GPU (CUDA_VISIBLE_DEVICES)")
+      ->delimiter(',');
+  app.add_flag("--plan", run.plan,
+               "sweep: validate, write the manifest and every member's config.json, list those configs on stdout, "
+               "run nothing (for job arrays: tools/slurm)");
   app.add_option("--dump-step", run.dump_step,
                  "write the first training step (inputs, noise, parameters, losses, gradients) to DIR/step.safetensors "
                  "and stop; tools/torch_reference.py check verifies it");
+
+  std::string summary_dir;
+  CLI::App* summary_cmd =
+      app.add_subcommand("sweep-summary", "aggregate a sweep directory's finished members into DIR/summary.json");
+  summary_cmd->add_option("dir", summary_dir, "the sweep directory (holds sweep.json)")->required();
 
   vsae::data::ExportOptions export_options;
   CLI::App* export_cmd = app.add_subcommand("export-dataset", "write the procedural dataset in the official file format");
@@ -77,11 +133,18 @@ int main(int argc, char** argv) {
 
   try {
     if (export_cmd->parsed()) return vsae::data::run_export(export_options);
+    if (summary_cmd->parsed()) {
+      nlohmann::json summary = vsae::sweep::write_summary(summary_dir);
+      std::fprintf(stderr, "vsae_gpu: %s/summary.json: %d of %d members finished\n", summary_dir.c_str(),
+                   summary["finished"].get<int>(), summary["members"].get<int>());
+      return 0;
+    }
     if (run.json_path.empty()) {
       std::fprintf(stderr, "vsae_gpu: error: --json RUN.json is required (see --help)\n");
       return 2;
     }
-    return run_training(run);
+    const nlohmann::json root = vsae::sweep::read_json_file(run.json_path);
+    return vsae::sweep::is_sweep(root) ? run_sweep(root, run, argv[0]) : run_training(root, run);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vsae_gpu: error: %s\n", e.what());
     return 1;

@@ -138,6 +138,9 @@ RunConfig parse_run_config(const json& root) {
 
   read_eval(r.section("evaluation"), c.eval);
   read_output(r.section("output"), c.output, c.name);
+  read_revival(r.section("revival"), c.revival, c.model);
+  // A sweep section is expanded by apps/vsae/sweep into member configs; one run ignores it.
+  r.raw("sweep");
   r.reject_unknown_keys();
   return c;
 }
