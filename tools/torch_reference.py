@@ -75,7 +75,7 @@ class VaeSae(nn.Module):
             return F.relu(z - coef)
         raise ValueError(self.method)
 
-    def forward(self, x, eps, k=None, coef=0.0, beta=1.0, gamma=1.0):
+    def forward(self, x, eps, k=None, coef=0.0, beta=1.0, gamma=1.0, dead=None, auxk_k=0, auxk_alpha=0.0):
         n = x.shape[0]
         y = x
         for i in range(4):
@@ -85,7 +85,8 @@ class VaeSae(nn.Module):
         if self.method == "identity":
             h_hat, a = h, None
         else:
-            a = self.sparsify(self.sae.enc(h), k, coef)
+            z_sae = self.sae.enc(h)
+            a = self.sparsify(z_sae, k, coef)
             h_hat = self.sae.dec(a)
         mu, logvar = self.head.mu(h_hat), self.head.logvar(h_hat)
         z = mu + torch.exp(0.5 * logvar) * eps
@@ -102,6 +103,15 @@ class VaeSae(nn.Module):
         if self.method == "l1":
             out["l1"] = coef * a.abs().sum() / n  # the weighted penalty, as vsae_gpu reports it
             total = total + out["l1"]
+        if a is not None and dead is not None and auxk_k > 0:
+            # AuxK (Gao et al. 2024): the auxk_k largest pre-activations among dead units rebuild the
+            # residual, which is a constant target, through the decoder weight without its bias.
+            z_dead = z_sae.masked_fill(dead.reshape(1, -1) == 0, float("-inf"))
+            order = torch.sort(z_dead, dim=1, descending=True, stable=True).indices[:, :auxk_k]
+            a_aux = F.relu(z_dead) * torch.zeros_like(z_dead).scatter_(1, order, 1.0)
+            e_hat = F.linear(a_aux, self.sae.dec.weight)
+            out["aux"] = (e_hat - (h - h_hat).detach()).pow(2).sum() / n
+            total = total + auxk_alpha * out["aux"]
         out["total"] = total
         out["codes"] = a
         return out
@@ -117,8 +127,10 @@ def check(path, rtol, atol):
     model.load_state_dict(state, strict=True)
     x = torch.from_numpy(t["input"].astype(np.float64))
     eps = torch.from_numpy(t["eps"].astype(np.float64))
+    dead = torch.from_numpy(t["revival.dead"].astype(np.float64)) if "revival.dead" in t else None
     out = model(x, eps, k=int(meta.get("k", 0)), coef=float(meta.get("coef", 0.0)),
-                beta=float(meta["beta"]), gamma=float(meta["gamma"]))
+                beta=float(meta["beta"]), gamma=float(meta["gamma"]), dead=dead,
+                auxk_k=int(meta.get("auxk_k", 0)), auxk_alpha=float(meta.get("auxk_alpha", 0.0)))
     out["total"].backward()
 
     failures = []
@@ -134,7 +146,7 @@ def check(path, rtol, atol):
         if status != "ok":
             failures.append(name)
 
-    for term in ("recon", "kl", "sae", "l1", "total"):
+    for term in ("recon", "kl", "sae", "l1", "aux", "total"):
         if f"loss.{term}" in t and term in out:
             compare(f"loss.{term}", out[term].detach().numpy(), t[f"loss.{term}"].reshape(()))
     if out["codes"] is not None and "sae.codes" in t:

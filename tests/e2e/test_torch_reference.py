@@ -13,10 +13,13 @@ except ImportError:
 
 reference = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "torch_reference.py")
 work = e2e.tempdir()
-for method in ("topk", "l1", "l1_prox"):
+# "topk_auxk": Top-k plus the AuxK revival loss; the golden step marks every second unit dead.
+for method in ("topk", "l1", "l1_prox", "topk_auxk"):
     cfg = e2e.tiny_config(os.path.join(work, method), **{"model": {"sae_width": 500}})
-    cfg["sparsity"] = {"method": method, "schedule": {"start": 200, "end": 50, "epochs": 3},
+    cfg["sparsity"] = {"method": method.replace("_auxk", ""), "schedule": {"start": 200, "end": 50, "epochs": 3},
                        "controller": {"initial": 0.05}}
+    if method.endswith("_auxk"):
+        cfg["revival"] = {"method": "auxk", "auxk_k": 64, "auxk_alpha": 0.5}
     path = e2e.write_config(work, cfg, method + ".json")
     dump = os.path.join(work, "dump_" + method)
     r = e2e.run(["--json", path, "--dump-step", dump])
@@ -25,4 +28,4 @@ for method in ("topk", "l1", "l1_prox"):
                        capture_output=True, text=True)
     print(f"--- {method}\n{c.stdout}")
     e2e.check(c.returncode == 0, f"{method}: PyTorch disagrees:\n{c.stdout}{c.stderr}")
-print("PASSED: PyTorch agrees on every loss term and gradient for topk, l1 and l1_prox")
+print("PASSED: PyTorch agrees on every loss term and gradient for topk, l1, l1_prox and topk + AuxK")

@@ -102,6 +102,24 @@ void read_output(JsonReader r, OutputConfig& o, const std::string& run_name) {
   r.reject_unknown_keys();
 }
 
+void read_revival(JsonReader r, RevivalConfig& v, ModelConfig& m) {
+  v.method = r.string("method", v.method, {"none", "auxk", "resample"});
+  const std::int64_t width = m.sae_width;
+  v.auxk_k = r.integer("auxk_k", std::min(v.auxk_k, width), 1, kMaxInt);
+  if (v.auxk_k > width)
+    throw Error(r.key_path("auxk_k") + " must be between 1 and sae_width (" + std::to_string(width) + "), got " +
+                std::to_string(v.auxk_k));
+  v.auxk_alpha = r.number("auxk_alpha", v.auxk_alpha, 0.0, 1e6);
+  v.dead_steps = r.integer("dead_steps", v.dead_steps, 1, kMaxInt);
+  v.resample_every = r.integer("resample_every", v.resample_every, 1, 100000);
+  v.resample_scale = r.number("resample_scale", v.resample_scale, 0.0, 1e3);
+  if (v.resample_scale <= 0.0) throw Error(r.key_path("resample_scale") + " must be positive");
+  r.reject_unknown_keys();
+  m.dead_steps = v.method == "none" ? 0 : static_cast<int>(v.dead_steps);
+  m.auxk_k = v.method == "auxk" ? static_cast<int>(v.auxk_k) : 0;
+  m.auxk_alpha = static_cast<float>(v.auxk_alpha);
+}
+
 }  // namespace
 
 const char* to_string(SaeKind kind) {
@@ -205,6 +223,13 @@ json RunConfig::to_json() const {
         {"activation_eps", eval.activation_eps}}},
       {"output",
        {{"dir", output.dir}, {"checkpoint_every", output.checkpoint_every}, {"save_latents", output.save_latents}}},
+      {"revival",
+       {{"method", revival.method},
+        {"auxk_k", revival.auxk_k},
+        {"auxk_alpha", revival.auxk_alpha},
+        {"dead_steps", revival.dead_steps},
+        {"resample_every", revival.resample_every},
+        {"resample_scale", revival.resample_scale}}},
   };
 }
 

@@ -66,6 +66,19 @@ struct OutputConfig {
   bool save_latents = false;
 };
 
+// Dead-neuron revival (issue 6, beyond the paper): "dead" means no firing in the last dead_steps
+// training steps, counted per unit on the device.
+struct RevivalConfig {
+  std::string method = "none";     // none | auxk | resample
+  std::int64_t auxk_k = 128;       // dead units in the AuxK Top-k (Gao et al.: about d_model / 2)
+  double auxk_alpha = 1.0 / 32.0;  // AuxK loss weight (Gao et al.)
+  std::int64_t dead_steps = 1000;  // 64,000 images at batch 64, ~9% of a dSprites epoch
+  std::int64_t resample_every = 5;   // epochs between resamplings
+  // Resampled encoder rows: this × the live rows' mean norm. Bricken et al. use 0.2 with an L1 SAE,
+  // where any positive pre-activation fires; under Top-k a new unit must win a slot, and 0.2 loses.
+  double resample_scale = 1.0;
+};
+
 struct RunConfig {
   std::string name = "run";
   std::uint64_t seed = 0;
@@ -76,6 +89,7 @@ struct RunConfig {
   TrainingConfig training;
   EvalConfig eval;
   OutputConfig output;
+  RevivalConfig revival;
 
   nlohmann::json to_json() const;  // the resolved config, every default filled in
 };

@@ -1,9 +1,15 @@
 // Builds the VAE-SAE graph layer by layer with the DESIGN §4 names and runs its training step.
 #include "apps/vsae/model/vae_sae.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
 #include "engine/graph/layers.hpp"
 #include "engine/graph/nodes.hpp"
+#include "engine/graph/revival_nodes.hpp"
 #include "engine/ops/gather.hpp"
+#include "engine/ops/revival.hpp"
 
 namespace vsae {
 
@@ -15,6 +21,8 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
     : config_(config), batch_(batch), seed_(seed) {
   VSAE_CHECK(batch > 0, "batch size must be positive, got " << batch);
   VSAE_CHECK(config.conv_channels.size() == 4, "the encoder has 4 conv layers");
+  VSAE_CHECK(config.auxk_k <= 0 || (config.dead_steps > 0 && config.auxk_k <= config.sae_width),
+             "AuxK needs dead_steps > 0 and auxk_k <= the SAE width, got auxk_k " << config.auxk_k);
 
   const Shape scalar{1}, per_unit{config.sae_width};
   ArenaPlan plan;
@@ -26,6 +34,10 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t coef_off = plan.reserve(scalar, DType::f32);
   std::size_t active_off = plan.reserve(scalar, DType::i32);
   std::size_t fire_off = plan.reserve(per_unit, DType::i32);
+  std::size_t since_off = plan.reserve(per_unit, DType::i32);
+  std::size_t auxk_k_off = plan.reserve(scalar, DType::i32);
+  std::size_t auxk_w_off = plan.reserve(scalar, DType::f32);
+  std::size_t resample_off = plan.reserve(Shape{2 * config.sae_width}, DType::i32);
   scalars_ = be.allocate(plan.total_bytes());
   step_ = scalars_.view(scalar, DType::i32, step_off);
   weight_one_ = scalars_.view(scalar, DType::f32, one_off);
@@ -35,6 +47,14 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   coefficient_ = scalars_.view(scalar, DType::f32, coef_off);
   batch_active_ = scalars_.view(scalar, DType::i32, active_off);
   fire_count_ = scalars_.view(per_unit, DType::i32, fire_off);
+  since_fired_ = scalars_.view(per_unit, DType::i32, since_off);
+  auxk_k_ = scalars_.view(scalar, DType::i32, auxk_k_off);
+  weight_auxk_ = scalars_.view(scalar, DType::f32, auxk_w_off);
+  resample_scratch_ = scalars_.view(Shape{2 * config.sae_width}, DType::i32, resample_off);
+  be.zero(since_fired_);
+  const std::int32_t auxk_k = std::max(config.auxk_k, 0);
+  be.upload(auxk_k_, &auxk_k);
+  be.upload(weight_auxk_, &config.auxk_alpha);
   const float one = 1.0f;
   be.upload(weight_one_, &one);
   set_loss_weights(be, beta_, gamma_);
@@ -78,7 +98,25 @@ Value* VaeSaeModel::build_sae(Value* h) {
   if (method == SparsifyMethod::l1) l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
   sparsify_ = graph_.add<SparsifyNode>(method, z_pre, b_enc, codes_, method == SparsifyMethod::topk ? k_ : coefficient_,
                                        l1_loss_, ActivityCounters{fire_count_, batch_active_, 0.0f});
-  return linear_layer(graph_, "sae.dec", codes_, static_cast<int>(hidden), Activation::none);
+  Value* h_hat = linear_layer(graph_, "sae.dec", codes_, static_cast<int>(hidden), Activation::none);
+  if (config_.dead_steps > 0) build_revival(h, z_pre, b_enc, h_hat);
+  return h_hat;
+}
+
+void VaeSaeModel::build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat) {
+  sae_input_ = h;
+  residual_ = graph_.value("sae.residual", h->shape, false);
+  graph_.add<ResidualNode>(h, h_hat, residual_);
+  if (config_.auxk_k <= 0) return;
+  // AuxK (Gao et al. 2024): the dead units' k_aux largest pre-activations reconstruct the SAE's
+  // residual through the shared decoder weight, without its bias; the residual is a constant target.
+  Value* z_dead = graph_.value("sae.auxk.masked_pre", z_pre->shape, false);
+  Value* a_aux = graph_.value("sae.auxk.codes", z_pre->shape);
+  graph_.add<AuxkCodesNode>(z_pre, b_enc, since_fired_, config_.dead_steps, auxk_k_, z_dead, a_aux);
+  Value* e_hat = graph_.value("sae.auxk.recon", h->shape);
+  graph_.add<LinearNode>(a_aux, &graph_.find_parameter("sae.dec.weight"), e_hat);
+  aux_loss_ = graph_.value("loss.aux", Shape{1}, false);
+  graph_.add<MseLossNode>(e_hat, residual_, aux_loss_, weight_auxk_);
 }
 
 Value* VaeSaeModel::build_decoder(Value* z) {
@@ -119,6 +157,8 @@ void VaeSaeModel::set_loss_weights(Backend& be, float beta, float gamma) {
 void VaeSaeModel::forward_backward(Backend& be) {
   advance_counter(be, step_, 1);
   graph_.forward(be);
+  // After the forward: this step's AuxK mask counts only the steps before it.
+  if (tracks_dead()) steps_since_fired_update(be, codes_->data, since_fired_);
   graph_.backward(be);
 }
 
@@ -163,8 +203,69 @@ LossValues VaeSaeModel::read_losses(Backend& be) const {
   be.download(&out.kl, kl_loss_->data);
   if (sae_loss_) be.download(&out.sae, sae_loss_->data);
   if (l1_loss_) be.download(&out.l1, l1_loss_->data);
-  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae + out.l1;
+  if (aux_loss_) be.download(&out.aux, aux_loss_->data);
+  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae + out.l1 + config_.auxk_alpha * out.aux;
   return out;
+}
+
+std::vector<std::int32_t> VaeSaeModel::read_steps_since_fired(Backend& be) const {
+  std::vector<std::int32_t> steps(static_cast<std::size_t>(since_fired_.numel()));
+  be.download(steps.data(), since_fired_);
+  return steps;
+}
+
+void VaeSaeModel::set_steps_since_fired(Backend& be, const std::vector<std::int32_t>& steps) {
+  VSAE_CHECK(static_cast<std::int64_t>(steps.size()) == since_fired_.numel(),
+             "set_steps_since_fired: " << steps.size() << " values for " << since_fired_.numel() << " units");
+  be.upload(since_fired_, steps.data());
+}
+
+// A simplified Bricken et al. (2023) resampling. Each dead unit takes the direction of the SAE
+// input h of one example of the last forward batch, examples ranked by their residual ||h − ĥ||²
+// (worst reconstructed first, cycling when there are more dead units than examples; Bricken
+// samples ∝ loss² over many inputs instead): the decoder column becomes the unit direction, the encoder row that direction times `scale` times the mean norm of the live
+// encoder rows (all rows when none is live), the encoder bias 0, and their Adam moments 0. The
+// unit's steps-since-fired restarts at 0, so it has dead_steps steps to fire before it can be
+// resampled again.
+std::int64_t VaeSaeModel::resample_dead_units(Backend& be, float scale) {
+  VSAE_CHECK(tracks_dead(), "resampling needs an SAE with dead-unit tracking (dead_steps > 0)");
+  const std::vector<std::int32_t> since = read_steps_since_fired(be);
+  std::vector<std::int32_t> units;
+  for (std::size_t j = 0; j < since.size(); ++j)
+    if (since[j] >= config_.dead_steps) units.push_back(static_cast<std::int32_t>(j));
+  if (units.empty()) return 0;
+
+  const std::int64_t rows = residual_->shape[0], hidden = residual_->shape[1];
+  std::vector<float> e(static_cast<std::size_t>(rows * hidden));
+  be.download(e.data(), residual_->data);
+  std::vector<double> loss(static_cast<std::size_t>(rows), 0.0);
+  for (std::int64_t n = 0; n < rows; ++n)
+    for (std::int64_t c = 0; c < hidden; ++c) loss[n] += double(e[n * hidden + c]) * e[n * hidden + c];
+  std::vector<std::int32_t> order(static_cast<std::size_t>(rows));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) { return loss[a] > loss[b]; });
+  std::vector<std::int32_t> sources(units.size());
+  for (std::size_t i = 0; i < units.size(); ++i) sources[i] = order[i % order.size()];
+
+  Parameter& w_enc = graph_.find_parameter("sae.enc.weight");
+  Parameter& b_enc = graph_.find_parameter("sae.enc.bias");
+  Parameter& w_dec = graph_.find_parameter("sae.dec.weight");
+  std::vector<float> w(static_cast<std::size_t>(w_enc.value.numel()));
+  be.download(w.data(), w_enc.value);
+  double live_norm = 0.0, all_norm = 0.0;
+  std::int64_t live = 0;
+  for (std::size_t j = 0; j < since.size(); ++j) {
+    double sq = 0.0;
+    for (std::int64_t c = 0; c < hidden; ++c) sq += double(w[j * hidden + c]) * w[j * hidden + c];
+    all_norm += std::sqrt(sq);
+    if (since[j] < config_.dead_steps) live_norm += std::sqrt(sq), ++live;
+  }
+  const double mean_norm = live > 0 ? live_norm / live : all_norm / static_cast<double>(since.size());
+  const SaeResampleTensors targets{w_enc.value, b_enc.value, w_dec.value, w_enc.adam_m, w_enc.adam_v,
+                                   b_enc.adam_m, b_enc.adam_v, w_dec.adam_m, w_dec.adam_v};
+  resample_units(be, units, sources, resample_scratch_, sae_input_->data, static_cast<float>(scale * mean_norm),
+                 targets, since_fired_);
+  return static_cast<std::int64_t>(units.size());
 }
 
 }  // namespace vsae

@@ -25,10 +25,17 @@ struct ModelConfig {
   int sae_width = 500;
   int latent = 10;
   SaeKind sae = SaeKind::identity;
+  // Dead-neuron revival (issue 6). dead_steps > 0 keeps, per SAE unit, the training steps since it
+  // last fired; a unit is dead once that count reaches dead_steps. auxk_k > 0 (needs dead_steps)
+  // adds the AuxK loss auxk_alpha·mean_n ||e − W_dec a_aux||² over the auxk_k largest dead units.
+  int dead_steps = 0;
+  int auxk_k = 0;
+  float auxk_alpha = 1.0f / 32.0f;
 };
 
 struct LossValues {
   float recon = 0, kl = 0, sae = 0, l1 = 0, total = 0;  // l1: the weighted penalty λ·mean Σ|a|
+  float aux = 0;  // the AuxK term before its weight auxk_alpha (0 without AuxK)
 };
 
 class VaeSaeModel {
@@ -58,9 +65,20 @@ class VaeSaeModel {
   bool has_sae() const { return codes_ != nullptr; }
   Value& codes() { return *codes_; }  // SAE activations a (B, W)
 
-  // The device scalars a checkpoint must carry (step, k, coefficient), by name.
+  // ---- dead-neuron revival (config_.dead_steps > 0) ------------------------------------------
+  bool tracks_dead() const { return residual_ != nullptr; }
+  std::vector<std::int32_t> read_steps_since_fired(Backend& be) const;  // per SAE unit
+  void set_steps_since_fired(Backend& be, const std::vector<std::int32_t>& steps);
+  // Re-initialises every unit dead now (steps since fired >= dead_steps) from the worst-reconstructed
+  // inputs of the last forward batch and returns how many; see the definition for the recipe. Between steps only.
+  std::int64_t resample_dead_units(Backend& be, float scale);
+
+  // The device scalars a checkpoint must carry (step, k, coefficient, and the revival counters
+  // when tracked), by name.
   std::vector<std::pair<std::string, Tensor>> state_tensors() const {
-    return {{"step", step_}, {"k", k_}, {"coefficient", coefficient_}};
+    std::vector<std::pair<std::string, Tensor>> state{{"step", step_}, {"k", k_}, {"coefficient", coefficient_}};
+    if (tracks_dead()) state.emplace_back("steps_since_fired", since_fired_);
+    return state;
   }
 
   Graph& graph() { return graph_; }
@@ -77,6 +95,7 @@ class VaeSaeModel {
   Value* build_sae(Value* h);
   Value* build_decoder(Value* z);
   void build_losses(Value* x, Value* h, Value* h_hat);
+  void build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat);
 
   ModelConfig config_;
   int batch_;
@@ -85,8 +104,10 @@ class VaeSaeModel {
   Storage scalars_;  // device scalars and counters
   Tensor step_, weight_one_, weight_beta_, weight_gamma_;
   Tensor k_, coefficient_, batch_active_, fire_count_;
+  Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
   Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr, *l1_loss_ = nullptr;
+  Value *sae_input_ = nullptr, *residual_ = nullptr, *aux_loss_ = nullptr;
   SparsifyNode* sparsify_ = nullptr;
   SparsityControl controller_;
   bool has_controller_ = false;

@@ -29,7 +29,7 @@ constexpr std::int64_t kNanCheckEvery = 200;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 json loss_json(const LossValues& l) {
-  return {{"recon", l.recon}, {"kl", l.kl}, {"sae", l.sae}, {"l1", l.l1}, {"total", l.total}};
+  return {{"recon", l.recon}, {"kl", l.kl}, {"sae", l.sae}, {"l1", l.l1}, {"aux", l.aux}, {"total", l.total}};
 }
 
 json mig_json(const MigResult& m) {
@@ -121,6 +121,7 @@ json Trainer::run(const TrainOptions& options) {
       if (epoch > schedule_end && revival.marked()) revival.update(fired);
     }
     json line = epoch_metrics(epoch, last, seconds_since(epoch_start), train_seconds);
+    if (model_.tracks_dead()) line["revival"] = revive(epoch, total_epochs);
     line["revived"] = revival.marked() ? json(revival.revived()) : json(nullptr);
     line["dead_at_schedule_end"] = revival.marked() ? json(revival.dead_at_end()) : json(nullptr);
     out_.append_metrics(line);
@@ -199,6 +200,22 @@ json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double s
   return line;
 }
 
+// After an epoch's evaluation (so its metrics show the trained state, and the next epoch's show
+// whether resampled units survive): the fraction dead by the training counter and, every
+// resample_every epochs except after the last, the resampling.
+json Trainer::revive(std::int64_t epoch, std::int64_t total_epochs) {
+  const config::RevivalConfig& r = config_.revival;
+  const std::vector<std::int32_t> since = model_.read_steps_since_fired(be_);
+  const auto dead = std::count_if(since.begin(), since.end(), [&](std::int32_t s) { return s >= r.dead_steps; });
+  json out{{"method", r.method},
+           {"dead_steps", r.dead_steps},
+           {"dead_by_counter", static_cast<double>(dead) / static_cast<double>(since.size())},
+           {"resampled", 0}};
+  if (r.method == "resample" && (epoch + 1) % r.resample_every == 0 && epoch + 1 < total_epochs)
+    out["resampled"] = model_.resample_dead_units(be_, static_cast<float>(r.resample_scale));
+  return out;
+}
+
 void Trainer::save(std::int64_t epochs_done) {
   state_.epochs_done = epochs_done;
   save_checkpoint(out_.checkpoint_path(), be_, model_, state_);
@@ -270,10 +287,19 @@ void Trainer::dump_step(const std::string& dir) {
   };
   SafetensorsFile f;
   for (const Parameter& p : model_.graph().parameters()) f.tensors["params." + p.name] = host(p.value);
+  if (model_.tracks_dead()) {
+    // A fresh model has no dead unit; marking every second one dead exercises AuxK in the check.
+    std::vector<std::int32_t> since(static_cast<std::size_t>(config_.model.sae_width), 0);
+    for (std::size_t j = 1; j < since.size(); j += 2) since[j] = config_.model.dead_steps;
+    model_.set_steps_since_fired(be_, since);
+    std::vector<float> dead(since.size());
+    for (std::size_t j = 0; j < since.size(); ++j) dead[j] = since[j] >= config_.model.dead_steps ? 1.0f : 0.0f;
+    f.tensors["revival.dead"] = HostTensor::from_floats(dead, {static_cast<std::int64_t>(dead.size())});
+  }
   model_.forward_backward(be_);
   f.tensors["input"] = host(model_.input().data);
   f.tensors["eps"] = host(model_.graph().find_value("eps").data);
-  for (const char* term : {"recon", "kl", "sae", "l1"}) {
+  for (const char* term : {"recon", "kl", "sae", "l1", "aux"}) {
     const std::string name = std::string("loss.") + term;  // absent for the identity SAE or without L1
     if (model_.graph().has_value(name)) f.tensors[name] = host(model_.graph().find_value(name).data);
   }
@@ -292,7 +318,9 @@ void Trainer::dump_step(const std::string& dir) {
                 {"k", std::to_string(k)},
                 {"coef", json(model_.has_sae() && m.sae != SaeKind::topk ? model_.read_coefficient(be_) : 0.0f).dump()},
                 {"beta", json(config_.training.beta).dump()},
-                {"gamma", json(config_.training.gamma).dump()}};
+                {"gamma", json(config_.training.gamma).dump()},
+                {"auxk_k", std::to_string(m.auxk_k)},
+                {"auxk_alpha", json(m.auxk_alpha).dump()}};
   write_safetensors(dir + "/step.safetensors", f);
   std::fprintf(stderr, "vsae_gpu: wrote the golden step to %s/step.safetensors\n", dir.c_str());
 }
