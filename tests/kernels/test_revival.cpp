@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <ostream>
 
 #include "engine/ops/revival.hpp"
 #include "engine/ops/topk.hpp"
@@ -21,6 +22,9 @@ using test::host_view;
 struct Case {
   std::int64_t batch, width;
 };
+
+// Readable ctest labels ("B64_W500") instead of the parameter's raw bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << "B" << c.batch << "_W" << c.width; }
 
 const std::vector<Case>& shapes() {
   static const std::vector<Case> table{{1, 1}, {3, 33}, {64, 500}, {7, 1000}, {130, 257}};
