@@ -31,6 +31,8 @@ class CudaContext {
   // stream capture; ops size their needs at plan time with reserve_scratch so steps never grow it.
   void* scratch(std::size_t bytes);
   void reserve_scratch(std::size_t bytes);
+  // Where the pool lives now: a captured graph holds this address, so growth invalidates it.
+  const void* scratch_base() const { return scratch_.data(); }
 
   void synchronize() const;
 

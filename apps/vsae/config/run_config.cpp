@@ -83,6 +83,7 @@ void read_training(JsonReader r, TrainingConfig& t) {
   t.beta = r.number("beta", t.beta, 0.0, 1e6);
   t.gamma = r.number("gamma", t.gamma, 0.0, 1e6);
   t.tf32 = r.boolean("tf32", t.tf32);
+  t.cuda_graph = r.boolean("cuda_graph", t.cuda_graph);
   r.reject_unknown_keys();
 }
 
@@ -215,7 +216,8 @@ json RunConfig::to_json() const {
         {"adam_eps", training.adam_eps},
         {"beta", training.beta},
         {"gamma", training.gamma},
-        {"tf32", training.tf32}}},
+        {"tf32", training.tf32},
+        {"cuda_graph", training.cuda_graph}}},
       {"evaluation",
        {{"samples", eval.samples},
         {"mig_bins", eval.mig_bins},

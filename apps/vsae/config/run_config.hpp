@@ -51,6 +51,7 @@ struct TrainingConfig {
   double beta = 1.0;   // KL weight
   double gamma = 1.0;  // SAE reconstruction weight
   bool tf32 = true;
+  bool cuda_graph = true;  // replay each training step as one CUDA Graph (CUDA only)
 };
 
 struct EvalConfig {

@@ -77,6 +77,7 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
   }
   buffers_ = be.allocate(Storage::kAlignment);
   cursor_ = buffers_.view(Shape{1}, DType::i32);
+  step_graph_ = std::make_unique<StepGraph>(be, t.cuda_graph);
   state_.config_digest = config_digest(config);
 }
 
@@ -156,9 +157,15 @@ void Trainer::train_epoch(std::int64_t epoch) {
       std::int64_t ks = schedule.k_at(epoch, s);
       if (ks != k) model_.set_k(be_, k = ks);
     }
-    gather_batch(be_, train_.images(), order, cursor_, model_.input().data, train_.pixel_scale());
-    advance_counter(be_, cursor_, static_cast<int>(t.batch_size));
-    model_.train_step(be_, adam_);
+    // k, λ, the cursor and the step number live in device memory, so one captured graph serves
+    // every step; `order` is rebound by address (shuffle refills the same buffer each epoch).
+    step_graph_->run(
+        [&] {
+          gather_batch(be_, train_.images(), order, cursor_, model_.input().data, train_.pixel_scale());
+          advance_counter(be_, cursor_, static_cast<int>(t.batch_size));
+          model_.train_step(be_, adam_);
+        },
+        {order.data});
     const std::int64_t global = epoch * steps_per_epoch_ + s + 1;
     if (global % kNanCheckEvery == 0 || s + 1 == steps_per_epoch_) {
       LossValues l = model_.read_losses(be_);

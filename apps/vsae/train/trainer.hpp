@@ -15,6 +15,7 @@
 #include "apps/vsae/train/checkpoint.hpp"
 #include "apps/vsae/train/evaluator.hpp"
 #include "apps/vsae/train/progress.hpp"
+#include "engine/graph/step_graph.hpp"
 
 namespace vsae {
 
@@ -52,6 +53,7 @@ class Trainer {
   std::int64_t steps_per_epoch_;
   Storage buffers_;
   Tensor cursor_;
+  std::unique_ptr<StepGraph> step_graph_;  // the training step, graph-replayed on CUDA
   TrainerState state_;
   std::int64_t images_trained_ = 0;
   double train_seconds_ = 0;
