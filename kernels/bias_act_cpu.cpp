@@ -28,18 +28,23 @@ void bias_act_backward(const float* y, const float* dy, float* dx, float* db, st
                        std::int64_t c, std::int64_t s, Activation act) {
   const bool relu = act == Activation::relu;
   // Parallel over channels: each thread owns its channel's sum, accumulated in double in a fixed
-  // order, so the result does not depend on the thread count.
+  // order, so the result does not depend on the thread count. kLanes independent partial sums
+  // break the serial chain of double additions, which otherwise bounds the loop at one element
+  // per add latency; the lanes are combined in a fixed order too.
+  constexpr std::int64_t kLanes = 8;
 #pragma omp parallel for schedule(static)
   for (std::int64_t ch = 0; ch < c; ++ch) {
-    double sum = 0.0;
+    double lane[kLanes] = {};
     for (std::int64_t row = 0; row < n; ++row) {
       const std::int64_t base = (row * c + ch) * s;
-      for (std::int64_t i = base; i < base + s; ++i) {
-        float g = masked_grad(y[i], dy[i], relu);
-        if (dx != nullptr) dx[i] += g;
-        sum += g;
+      for (std::int64_t i = 0; i < s; ++i) {
+        float g = masked_grad(y[base + i], dy[base + i], relu);
+        if (dx != nullptr) dx[base + i] += g;
+        lane[i % kLanes] += g;
       }
     }
+    double sum = 0.0;
+    for (double part : lane) sum += part;
     db[ch] += static_cast<float>(sum);
   }
 }

@@ -1,15 +1,18 @@
 // CPU convolution: the whole batch is lowered to one column matrix (im2col) so that each pass is a
-// single large sgemm, which OpenBLAS threads. The lowering loops stay serial: with the pthread
-// OpenBLAS, OpenMP loops between the GEMMs made the model's convolutions at batch 64 3x slower on
-// 2 cores, the two thread pools spinning against each other.
+// single large sgemm, which OpenBLAS threads. The lowering loops use OpenMP too: the project links
+// the OpenMP build of OpenBLAS, so both share one thread pool (with the pthread build the two pools
+// spun against each other and such loops made the convolutions 3x slower).
 #include "engine/backends/cpu/conv.hpp"
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "kernels/cpu_parallel.hpp"
 
 namespace vsae::cpu {
 
@@ -48,23 +51,42 @@ float* workspace(int slot, Index count) {
   return buffer.data();
 }
 
+// The outputs o in [begin, end) whose input index o·stride − pad + k lies inside [0, size): the
+// loops below split each row into padding, a branch-free interior, and padding.
+struct Span {
+  Index begin, end;
+};
+Span inside(Index outputs, Index size, Index k, Index stride, Index pad) {
+  const Index lo = pad - k;  // o·stride ≥ lo
+  const Index hi = size - 1 + pad - k;  // o·stride ≤ hi
+  const Index begin = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+  const Index end = hi < 0 ? 0 : std::min(outputs, hi / stride + 1);
+  return {std::min(begin, outputs), std::max(end, std::min(begin, outputs))};
+}
+
 // cols (rows, cols): cols[(c, kh, kw)][(n, oh, ow)] = x[n, c, oh·s − p + kh, ow·s − p + kw], 0 in
-// the padding.
+// the padding. Threads own whole rows of cols.
 void im2col(const Lowering& g, const float* x, float* cols) {
-  for (Index n = 0; n < g.n; ++n) {
-    for (Index c = 0; c < g.c; ++c) {
-      const float* image = x + (n * g.c + c) * g.h * g.w;
-      for (Index kh = 0; kh < g.kh; ++kh) {
-        for (Index kw = 0; kw < g.kw; ++kw) {
-          float* row = cols + ((c * g.kh + kh) * g.kw + kw) * g.cols() + n * g.plane();
-          for (Index oh = 0; oh < g.oh; ++oh) {
-            Index ih = oh * g.stride - g.pad + kh;
-            for (Index ow = 0; ow < g.ow; ++ow) {
-              Index iw = ow * g.stride - g.pad + kw;
-              bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-              row[oh * g.ow + ow] = inside ? image[ih * g.w + iw] : 0.0f;
-            }
+  const Index taps = g.kh * g.kw;
+#pragma omp parallel for collapse(2) schedule(static) if (cpu_kernels::worth_threads(g.rows() * g.cols()))
+  for (Index c = 0; c < g.c; ++c) {
+    for (Index tap = 0; tap < taps; ++tap) {
+      const Index kh = tap / g.kw, kw = tap % g.kw;
+      const Span rows = inside(g.oh, g.h, kh, g.stride, g.pad);
+      const Span span = inside(g.ow, g.w, kw, g.stride, g.pad);
+      for (Index n = 0; n < g.n; ++n) {
+        const float* image = x + (n * g.c + c) * g.h * g.w;
+        float* out = cols + (c * taps + tap) * g.cols() + n * g.plane();
+        for (Index oh = 0; oh < g.oh; ++oh, out += g.ow) {
+          if (oh < rows.begin || oh >= rows.end) {
+            std::fill(out, out + g.ow, 0.0f);
+            continue;
           }
+          const float* in = image + (oh * g.stride - g.pad + kh) * g.w;
+          const Index shift = kw - g.pad;
+          std::fill(out, out + span.begin, 0.0f);
+          for (Index ow = span.begin; ow < span.end; ++ow) out[ow] = in[ow * g.stride + shift];
+          std::fill(out + span.end, out + g.ow, 0.0f);
         }
       }
     }
@@ -72,21 +94,24 @@ void im2col(const Lowering& g, const float* x, float* cols) {
 }
 
 // The adjoint of im2col: adds every column entry back onto the input pixel it was read from.
+// Threads own whole (n, c) input planes, so no two write the same pixel; each plane's additions
+// happen in the same order whatever the thread count.
 void col2im_add(const Lowering& g, const float* cols, float* dx) {
+  const Index taps = g.kh * g.kw;
+#pragma omp parallel for collapse(2) schedule(static) if (cpu_kernels::worth_threads(g.rows() * g.cols()))
   for (Index n = 0; n < g.n; ++n) {
     for (Index c = 0; c < g.c; ++c) {
       float* image = dx + (n * g.c + c) * g.h * g.w;
-      for (Index kh = 0; kh < g.kh; ++kh) {
-        for (Index kw = 0; kw < g.kw; ++kw) {
-          const float* row = cols + ((c * g.kh + kh) * g.kw + kw) * g.cols() + n * g.plane();
-          for (Index oh = 0; oh < g.oh; ++oh) {
-            Index ih = oh * g.stride - g.pad + kh;
-            if (ih < 0 || ih >= g.h) continue;
-            for (Index ow = 0; ow < g.ow; ++ow) {
-              Index iw = ow * g.stride - g.pad + kw;
-              if (iw >= 0 && iw < g.w) image[ih * g.w + iw] += row[oh * g.ow + ow];
-            }
-          }
+      for (Index tap = 0; tap < taps; ++tap) {
+        const Index kh = tap / g.kw, kw = tap % g.kw;
+        const Span rows = inside(g.oh, g.h, kh, g.stride, g.pad);
+        const Span span = inside(g.ow, g.w, kw, g.stride, g.pad);
+        const float* row = cols + (c * taps + tap) * g.cols() + n * g.plane();
+        for (Index oh = rows.begin; oh < rows.end; ++oh) {
+          float* in = image + (oh * g.stride - g.pad + kh) * g.w;
+          const float* src = row + oh * g.ow;
+          const Index shift = kw - g.pad;
+          for (Index ow = span.begin; ow < span.end; ++ow) in[ow * g.stride + shift] += src[ow];
         }
       }
     }
@@ -146,17 +171,21 @@ void lowered_backward_data(const Lowering& g, const float* weight, const float* 
   col2im_add(g, cols, din);
 }
 
-// dweight += the gradient of conv with respect to its weight; one GEMM reduces over the batch.
+// dweight += dout (O, N·P) · colsᵀ (N·P, R), cols being im2col(in); one GEMM reduces over the batch.
+void filter_gemm(const Lowering& g, const float* dout_cm, const float* cols, float* dweight) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(g.o), blas_int(g.rows()),
+              blas_int(g.cols()), 1.0f, dout_cm, blas_int(g.cols()), cols, blas_int(g.cols()), 1.0f,
+              dweight, blas_int(g.rows()));
+}
+
+// dweight += the gradient of conv with respect to its weight.
 void lowered_backward_filter(const Lowering& g, const float* in, const float* dout,
                              float* dweight) {
   float* cols = workspace(0, g.rows() * g.cols());
   float* dout_cm = workspace(1, g.o * g.cols());
   im2col(g, in, cols);
   to_channel_major(g, dout, dout_cm);
-  // dweight (O, R) += dout (O, N·P) · colsᵀ (N·P, R)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(g.o), blas_int(g.rows()),
-              blas_int(g.cols()), 1.0f, dout_cm, blas_int(g.cols()), cols, blas_int(g.cols()), 1.0f,
-              dweight, blas_int(g.rows()));
+  filter_gemm(g, dout_cm, cols, dweight);
 }
 
 }  // namespace
@@ -184,8 +213,20 @@ void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y,
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                                const Tensor& dw, ConvParams p) {
   Lowering g = make_lowering(dy.shape, w.shape, x.shape, p);
-  if (dx.defined()) lowered_forward(g, dy.ptr<float>(), w.ptr<float>(), dx.ptr<float>(), true);
-  lowered_backward_filter(g, dy.ptr<float>(), x.ptr<float>(), dw.ptr<float>());
+  // Both gradients read the same lowering of dy, so it is built once (it is the largest buffer
+  // of the step for the wide decoder layers).
+  float* cols = workspace(0, g.rows() * g.cols());
+  float* product = workspace(1, g.o * g.cols());
+  im2col(g, dy.ptr<float>(), cols);
+  if (dx.defined()) {
+    // product (O, N·P) = weight (O, R) · cols (R, N·P), then dx += it in x's layout.
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(g.o), blas_int(g.cols()),
+                blas_int(g.rows()), 1.0f, w.ptr<float>(), blas_int(g.rows()), cols, blas_int(g.cols()),
+                0.0f, product, blas_int(g.cols()));
+    to_batch_major(g, product, dx.ptr<float>(), true);
+  }
+  to_channel_major(g, x.ptr<float>(), product);
+  filter_gemm(g, product, cols, dw.ptr<float>());
 }
 
 }  // namespace vsae::cpu
