@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""PyTorch peer of tools/bench_train: the same VAE-SAE training step (batch gather from resident
+uint8 images, forward, backward, Adam) timed eagerly and, where available, with torch.compile.
+
+Prints rows in bench_train's format (dataset C batch mode ms/step images/s). The model is
+tools/torch_reference.py's VaeSae with Top-k done by torch.topk, the idiomatic PyTorch choice.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_reference import VaeSae  # noqa: E402
+
+
+class TopkVaeSae(VaeSae):
+    def sparsify(self, z, k, coef):
+        values, index = torch.topk(z, k, dim=1)
+        return torch.zeros_like(z).scatter_(1, index, F.relu(values))
+
+
+def make_step(model, opt, images, order, batch, scale, k, device):
+    count = images.shape[0]
+    state = {"cursor": 0}
+
+    def step():
+        c = state["cursor"]
+        idx = order[torch.arange(c, c + batch, device=device) % count]
+        x = images[idx].float() * scale
+        eps = torch.randn(batch, 10, device=device)
+        out = model(x, eps, k=k)
+        opt.zero_grad(set_to_none=True)
+        out["total"].backward()
+        opt.step()
+        state["cursor"] = (c + batch) % count
+        return out["total"]
+
+    return step
+
+
+def time_steps(step, warmup, steps, repeats, device):
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        step()
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave the default)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch", type=int, action="append")
+    p.add_argument("--dataset", action="append", choices=["dsprites", "shapes3d"])
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    a = p.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # as vsae_gpu's training.tf32 default
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    print(f"# bench_train_torch: torch {torch.__version__}, device {name}")
+    print(f"# warm-up {a.warmup} steps, then the best of {a.repeats} blocks of {a.steps} steps; Top-k SAE (width 500, k 50)")
+    print(f"{'dataset':9s} {'C':>2s} {'batch':>6s} {'mode':6s} {'ms/step':>10s} {'images/s':>10s}")
+    has_compile = hasattr(torch, "compile") and not a.no_compile
+    torch.manual_seed(0)
+    for dataset in a.dataset or ["dsprites", "shapes3d"]:
+        channels = 1 if dataset == "dsprites" else 3
+        scale = 1.0 if channels == 1 else 1.0 / 255.0
+        for batch in a.batch or [64, 256]:
+            count = max(4 * batch, 1024)
+            high = 2 if channels == 1 else 256
+            images = torch.randint(0, high, (count, channels, 64, 64), dtype=torch.uint8, device=device)
+            order = torch.arange(count, device=device)
+            for mode in ["eager", "compile"]:
+                if mode == "compile" and not has_compile:
+                    print(f"{dataset:9s} {channels:2d} {batch:6d} {mode:6s} {'n/a':>10s} {'n/a':>10s}")
+                    continue
+                model = TopkVaeSae(channels).to(device)
+                opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+                if mode == "compile":
+                    model = torch.compile(model)
+                step = make_step(model, opt, images, order, batch, scale, 50, device)
+                seconds = time_steps(step, a.warmup, a.steps, a.repeats, device)
+                print(f"{dataset:9s} {channels:2d} {batch:6d} {mode:6s} {seconds * 1e3:10.3f} {batch / seconds:10.1f}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
