@@ -75,6 +75,16 @@ class VaeSae(nn.Module):
             return F.relu(z - coef)
         raise ValueError(self.method)
 
+    def decode(self, z):
+        """Image logits from latents z (n, latent); tools/report.py traces SAE features with it."""
+        y = F.relu(self.decoder.fc3(F.relu(self.decoder.fc2(z))))
+        y = y.reshape(z.shape[0], self.conv_last, 4, 4)
+        for i in range(4):
+            y = getattr(self.decoder, f"deconv{i + 1}")(y)
+            if i < 3:
+                y = F.relu(y)
+        return y
+
     def forward(self, x, eps, k=None, coef=0.0, beta=1.0, gamma=1.0, dead=None, auxk_k=0, auxk_alpha=0.0):
         n = x.shape[0]
         y = x
@@ -90,12 +100,7 @@ class VaeSae(nn.Module):
             h_hat = self.sae.dec(a)
         mu, logvar = self.head.mu(h_hat), self.head.logvar(h_hat)
         z = mu + torch.exp(0.5 * logvar) * eps
-        y = F.relu(self.decoder.fc3(F.relu(self.decoder.fc2(z))))
-        y = y.reshape(n, self.conv_last, 4, 4)
-        for i in range(4):
-            y = getattr(self.decoder, f"deconv{i + 1}")(y)
-            if i < 3:
-                y = F.relu(y)
+        y = self.decode(z)
         out["recon"] = F.binary_cross_entropy_with_logits(y, x, reduction="sum") / n
         out["kl"] = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum() / n
         out["sae"] = (h_hat - h).pow(2).sum() / n if a is not None else torch.zeros(())

@@ -254,6 +254,10 @@ json Trainer::results(const EvalResult& last, double seconds) const {
         units.push_back({{"unit", i}, {"best_nmi", last.sae_mig.latent_best_nmi[i]},
                          {"factor", last.sae_mig.latent_best_factor[i]}});
     r["live_unit_interpretability"] = units;
+    // Per-unit firing frequency on the evaluation set (first ε), for histograms (tools/report.py).
+    json frequency = json::array();
+    for (std::int64_t count : fired) frequency.push_back(static_cast<double>(count) / static_cast<double>(last.samples));
+    r["final_fire_frequency"] = frequency;
   }
   return r;
 }

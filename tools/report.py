@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Turns a sweep directory (vsae_gpu --json sweep.json) into report.md and PNG figures beside it.
+
+Usage: tools/report.py SWEEP_DIR [--out DIR]. Reads SWEEP_DIR/summary.json (the C++ aggregation,
+`vsae_gpu sweep-summary`), and each member's metrics.jsonl, results.json and checkpoint for the
+curves, histograms and feature images. Needs numpy and matplotlib; torch only for feature images.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+
+# The paper's published figures (arXiv 2603.18056, abstract): dead % at k = 50, mean ± std.
+PAPER_DEAD = {("dsprites", "topk"): (34.4, 0.9), ("shapes3d", "topk"): (62.7, 1.3),
+              ("dsprites", "l1"): (41.7, 4.4), ("shapes3d", "l1"): (90.6, 0.5)}
+PAPER_RATIO = {"topk": 1.8, "l1": 2.2}
+DATASET_LABEL = {"dsprites": "dSprites", "shapes3d": "Shapes3D"}
+METHOD_LABEL = {"topk": "Top-k", "l1": "L1", "l1_prox": "L1-prox"}
+
+
+def load_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_metrics(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def mean_std(xs):
+    """Sample std (n − 1), as summary.json reports it."""
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    if not xs:
+        return None
+    a = np.asarray(xs, dtype=np.float64)
+    return a.mean(), (a.std(ddof=1) if a.size > 1 else 0.0), a.size
+
+
+def fmt(stat, scale=1.0, digits=1, unit=""):
+    if stat is None:
+        return "—"
+    if isinstance(stat, dict):
+        stat = (stat["mean"], stat["std"], stat["n"])
+    m, s, n = stat
+    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}{unit} (n={n})"
+
+
+class Cell:
+    """One group of the sweep (a dataset × method × other non-seed values) and its finished members."""
+
+    def __init__(self, sweep_dir, group):
+        self.values = group["values"]
+        self.figures = group["figures"]
+        self.dirs = [os.path.join(sweep_dir, name) for name in group["members"]]
+        self.results = [load_json(os.path.join(d, "results.json")) for d in self.dirs]
+        self.metrics = [load_metrics(os.path.join(d, "metrics.jsonl")) for d in self.dirs]
+        first = self.results[0] if self.results else {}
+        self.dataset = self.values.get("dataset.name", first.get("dataset", "?"))
+        self.method = self.values.get("sparsity.method", first.get("method", "?"))
+        others = [f"{k}={v}" for k, v in self.values.items() if k not in ("dataset.name", "sparsity.method")]
+        self.label = " ".join([DATASET_LABEL.get(self.dataset, self.dataset),
+                               METHOD_LABEL.get(self.method, self.method)] + others)
+        self.slug = "-".join(str(v) for v in self.values.values()) or "all"
+
+    def stat(self, figure):
+        f = self.figures.get(figure)
+        return None if f is None else (f["mean"], f["std"], f["n"])
+
+    def per_epoch(self, getter):
+        """(epochs, mean, std) over seeds of getter(metrics line), on the epochs every seed has."""
+        n = min((len(m) for m in self.metrics), default=0)
+        if n == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        values = np.array([[getter(m[e]) for e in range(n)] for m in self.metrics], dtype=np.float64)
+        return np.arange(1, n + 1), values.mean(axis=0), values.std(axis=0)
+
+
+def main_table(cells):
+    lines = ["## Dead neurons at the schedule's end (k = 50 in the paper)", "",
+             "Headline definition: a unit is dead when it never fires on the evaluation set (t = 0, ε = 0).", "",
+             "| dataset | method | ours: dead % | paper: dead % | difference (points) |",
+             "| --- | --- | --- | --- | --- |"]
+    for c in cells:
+        ours = c.stat("at_schedule_end.dead.headline_dead_fraction")
+        paper = PAPER_DEAD.get((c.dataset, c.method))
+        diff = "—" if ours is None or paper is None else f"{100 * ours[0] - paper[0]:+.1f}"
+        paper_s = "—" if paper is None else f"{paper[0]:.1f} ± {paper[1]:.1f}"
+        lines.append(f"| {DATASET_LABEL.get(c.dataset, c.dataset)} | {c.label.split(' ', 1)[1]} | "
+                     f"{fmt(ours, 100)} | {paper_s} | {diff} |")
+
+    lines += ["", "### Shapes3D / dSprites ratio of dead neurons", "",
+              "| method | ours | paper | difference |", "| --- | --- | --- | --- |"]
+    by_key = {(c.dataset, c.label.split(" ", 1)[1]): c for c in cells}
+    for (dataset, rest), c in by_key.items():
+        if dataset != "dsprites" or ("shapes3d", rest) not in by_key:
+            continue
+        a = c.stat("at_schedule_end.dead.headline_dead_fraction")
+        b = by_key[("shapes3d", rest)].stat("at_schedule_end.dead.headline_dead_fraction")
+        ratio = None if not a or not b or a[0] == 0 else b[0] / a[0]
+        paper = PAPER_RATIO.get(c.method)
+        lines.append(f"| {rest} | {'—' if ratio is None else f'{ratio:.2f}×'} | "
+                     f"{'—' if paper is None else f'{paper:.1f}×'} | "
+                     f"{'—' if ratio is None or paper is None else f'{ratio - paper:+.2f}'} |")
+
+    lines += ["", "### MIG before (first epoch) and after (schedule end)", "",
+              "| cell | MIG first epoch | MIG schedule end | SAE-MIG first epoch | SAE-MIG schedule end |",
+              "| --- | --- | --- | --- | --- |"]
+    for c in cells:
+        first = mean_std([m[0]["mig"]["mig"] for m in c.metrics if m])
+        first_sae = mean_std([m[0]["sae_mig"]["mig"] for m in c.metrics if m and "sae_mig" in m[0]])
+        lines.append(f"| {c.label} | {fmt(first, 1, 3)} | {fmt(c.stat('at_schedule_end.mig.mig'), 1, 3)} | "
+                     f"{fmt(first_sae, 1, 3)} | {fmt(c.stat('at_schedule_end.sae_mig.mig'), 1, 3)} |")
+    return lines
+
+
+def extended_table(cells):
+    lines = ["## Extended training at the final sparsity", "",
+             "| cell | dead % at schedule end | dead % final | units dead at schedule end | recovered units | "
+             "MIG final | images/s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in cells:
+        lines.append(f"| {c.label} | {fmt(c.stat('at_schedule_end.dead.headline_dead_fraction'), 100)} | "
+                     f"{fmt(c.stat('final.dead.headline_dead_fraction'), 100)} | "
+                     f"{fmt(c.stat('dead_at_schedule_end'), 1, 1)} | {fmt(c.stat('recovered_neurons'), 1, 1)} | "
+                     f"{fmt(c.stat('final.mig.mig'), 1, 3)} | {fmt(c.stat('images_per_s'), 1, 0)} |")
+    return lines
+
+
+def threshold_table(cells):
+    """Dead % at the schedule's end for every (t, ε) of the evaluation grid."""
+    grid = next((c.results[0]["at_schedule_end"]["dead"]["grid"] for c in cells
+                 if c.results and "at_schedule_end" in c.results[0]), None)
+    if grid is None:
+        return ["## Threshold robustness", "", "No member reached the schedule's end."]
+    heads = [f"t={g['t']:g}, ε={g['eps']:g}" for g in grid]
+    lines = ["## Threshold robustness (dead % at the schedule's end)", "",
+             "A unit is dead when its firing frequency f ≤ t, where it fires on x when a(x) > ε.", "",
+             "| cell | " + " | ".join(heads) + " |", "| --- |" + " --- |" * len(heads)]
+    for c in cells:
+        row = [fmt(c.stat(f"at_schedule_end.dead.grid.{i}.dead_fraction"), 100).split(" (")[0]
+               for i in range(len(grid))]
+        lines.append(f"| {c.label} | " + " | ".join(row) + " |")
+    return lines
+
+
+def mark_schedule_end(ax, cells):
+    """A dotted line where k reaches its final value (the extra epochs follow it)."""
+    ends = {line["epoch"] + 1 for c in cells for m in c.metrics[:1] for line in m if line.get("phase") == "schedule"}
+    if ends:
+        ax.axvline(max(ends), color="grey", ls=":", lw=1)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
+def plot_curves(cells, out_dir):
+    files = []
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for c in cells:
+        e, m, s = c.per_epoch(lambda line: 100 * line["dead"]["headline_dead_fraction"])
+        axes[0].plot(e, m, marker="o", ms=3, label=c.label)
+        axes[0].fill_between(e, m - s, m + s, alpha=0.2)
+        k = np.array([line["k"] for line in c.metrics[0][:len(e)]]) if c.metrics else np.zeros(0)
+        axes[1].plot(k, m, marker="o", ms=3, label=c.label)
+    mark_schedule_end(axes[0], cells)
+    axes[0].set(xlabel="epoch", ylabel="dead units (%)", title="Dead SAE units vs epoch (mean ± std over seeds)")
+    axes[1].set(xlabel="k (target active units)", ylabel="dead units (%)", title="Dead SAE units vs k")
+    axes[1].invert_xaxis()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_ylim(0, 100)
+    fig.tight_layout()
+    files.append(save(fig, out_dir, "dead_vs_epoch_and_k.png"))
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for c in cells:
+        e, m, s = c.per_epoch(lambda line: line["mig"]["mig"])
+        axes[0].plot(e, m, marker="o", ms=3, label=c.label)
+        axes[0].fill_between(e, m - s, m + s, alpha=0.2)
+        e, m, s = c.per_epoch(lambda line: line.get("sae_mig", {}).get("mig", float("nan")))
+        axes[1].plot(e, m, marker="o", ms=3, label=c.label)
+        axes[1].fill_between(e, m - s, m + s, alpha=0.2)
+    mark_schedule_end(axes[0], cells)
+    mark_schedule_end(axes[1], cells)
+    axes[0].set(xlabel="epoch", ylabel="MIG", title="MIG of the VAE latents vs epoch")
+    axes[1].set(xlabel="epoch", ylabel="SAE-MIG", title="MIG of the SAE units vs epoch")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(save(fig, out_dir, "mig_vs_epoch.png"))
+    return files
+
+
+def plot_histograms(cells, out_dir):
+    """Final per-unit firing frequency pooled over seeds; never-firing units get their own bar."""
+    cols = min(len(cells), 2)
+    rows = math.ceil(len(cells) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, cells):
+        f = np.concatenate([np.asarray(r.get("final_fire_frequency", []), dtype=np.float64) for r in c.results])
+        if f.size == 0:
+            ax.set_title(f"{c.label}: no final_fire_frequency in results.json")
+            continue
+        live = f[f > 0]
+        floor = max(1e-5, live.min() / 2) if live.size else 1e-5
+        bins = np.logspace(np.log10(floor), 0, 30)
+        ax.hist(live, bins=bins, color="tab:blue", label="live units")
+        ax.bar(floor / 1.6, np.sum(f == 0), width=floor * 0.5, color="tab:red", label="dead (f = 0)")
+        ax.set_xscale("log")
+        ax.set(xlabel="firing frequency on the evaluation set", ylabel="units (all seeds)",
+               title=f"{c.label}: {100 * np.mean(f == 0):.1f} % dead")
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return [save(fig, out_dir, "fire_frequency_hist.png")]
+
+
+def feature_images(cell, out_dir, scale, per_kind=8):
+    """Decoder images of single SAE units: a = scale·e_j through sae.dec, head.mu and the decoder."""
+    import torch
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_reference import VaeSae, read_safetensors
+
+    run = cell.dirs[0]
+    cfg = load_json(os.path.join(run, "config.json"))
+    tensors, _ = read_safetensors(os.path.join(run, "checkpoint.safetensors"))
+    m = cfg["model"]
+    channels = 1 if cfg["dataset"]["name"] == "dsprites" else 3
+    model = VaeSae(channels, m["conv_channels"], m["hidden"], m["sae_width"], m["latent"], cfg["sparsity"]["method"])
+    wanted = model.state_dict().keys()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items() if k in wanted}, strict=True)
+    freq = np.asarray(cell.results[0]["final_fire_frequency"])
+    live = [int(u) for u in np.argsort(-freq) if freq[u] > 0][:per_kind]
+    dead = [int(u) for u in np.flatnonzero(freq == 0)][:per_kind]
+    with torch.no_grad():
+        units = live + dead
+        codes = torch.zeros(len(units) + 1, m["sae_width"])
+        for i, u in enumerate(units):
+            codes[i, u] = scale
+        # The last row is all-zero codes: the image the decoder draws from the SAE's bias alone.
+        images = torch.sigmoid(model.decode(model.head.mu(model.sae.dec(codes)))).numpy()
+    # A single unit barely moves the image, so each panel shows its change from the bias-only image
+    # (last column), grey-averaged, on a symmetric scale of its own; red brightens, blue darkens.
+    base = images[-1]
+    fig, axes = plt.subplots(2, per_kind + 1, figsize=(1.7 * (per_kind + 1), 4.6), squeeze=False)
+    for row, (kind, group, offset) in enumerate((("live", live, 0), ("dead", dead, len(live)))):
+        for col in range(per_kind + 1):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == per_kind:
+                ax.imshow(base[0] if channels == 1 else base.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=1)
+                ax.set_title("bias only\n(no unit)", fontsize=7)
+            elif col < len(group):
+                diff = (images[offset + col] - base).mean(axis=0)
+                lim = max(float(np.abs(diff).max()), 1e-6)
+                ax.imshow(diff, cmap="coolwarm", vmin=-lim, vmax=lim)
+                ax.set_title(f"{kind} #{group[col]}\nf={freq[group[col]]:.3f} |Δ|≤{lim:.2g}", fontsize=7)
+            else:
+                ax.axis("off")
+    fig.suptitle(f"{cell.label} ({os.path.basename(run)}): change of the decoded image when one SAE unit is set "
+                 f"to a = {scale:g} (top: most frequent live units, bottom: dead units)",
+                 fontsize=9)
+    fig.tight_layout()
+    return save(fig, out_dir, f"features_{cell.slug}.png")
+
+
+def save(fig, out_dir, name):
+    fig.savefig(os.path.join(out_dir, name), dpi=110)
+    plt.close(fig)
+    return name
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir")
+    parser.add_argument("--out", help="where report.md and the PNGs go (default: SWEEP_DIR)")
+    parser.add_argument("--feature-scale", type=float, default=5.0,
+                        help="activation given to one SAE unit for its feature image (default 5)")
+    args = parser.parse_args()
+    out_dir = args.out or args.sweep_dir
+    os.makedirs(out_dir, exist_ok=True)
+    summary_path = os.path.join(args.sweep_dir, "summary.json")
+    if not os.path.exists(summary_path):
+        sys.exit(f"report.py: {summary_path} is missing; run `vsae_gpu sweep-summary {args.sweep_dir}` first")
+    summary = load_json(summary_path)
+    cells = [Cell(args.sweep_dir, g) for g in summary["groups"] if g["members"]]
+    if not cells:
+        sys.exit(f"report.py: no finished member in {args.sweep_dir}")
+
+    figures = plot_curves(cells, out_dir) + plot_histograms(cells, out_dir)
+    notes = []
+    try:
+        import torch  # noqa: F401
+        figures += [feature_images(c, out_dir, args.feature_scale) for c in cells]
+    except ImportError:
+        notes.append("Feature images skipped: PyTorch is not installed (Debian: python3-torch).")
+
+    missing = summary.get("missing", [])
+    lines = [f"# Sweep report: {os.path.abspath(args.sweep_dir)}", "",
+             f"{summary['finished']} of {summary['members']} members finished"
+             + (f" (missing: {', '.join(missing)})" if missing else "") + ". "
+             "Figures are mean ± sample std over seeds (n = seeds per cell); the paper's numbers are from its "
+             "abstract (arXiv 2603.18056).", ""]
+    lines += main_table(cells) + [""] + extended_table(cells) + [""] + threshold_table(cells) + [""]
+    lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]
+    lines += [""] + notes
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"report.py: wrote {os.path.join(out_dir, 'report.md')} and {len(figures)} figures")
+
+
+if __name__ == "__main__":
+    main()
