@@ -1,0 +1,48 @@
+"""tools/slurm/sweep_to_slurm.py writes a job array of the members and a dependent summary job; the
+scripts, run by hand as Slurm would run them, train the members and aggregate them."""
+import json
+import os
+import re
+import subprocess
+
+import e2e_common as e2e
+
+tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "slurm", "sweep_to_slurm.py")
+work = e2e.tempdir()
+out = os.path.join(work, "sweep")
+cfg = e2e.tiny_config(out)
+cfg["training"] = {"epochs": 1, "extra_epochs": 0, "batch_size": 32}
+cfg["sparsity"]["schedule"] = {"start": 64, "end": 8, "epochs": 1}
+cfg["sweep"] = {"sparsity.method": ["topk", "l1"], "seed": [0, 1]}
+path = e2e.write_config(work, cfg)
+
+r = subprocess.run(["/usr/bin/python3", tool, path, "--binary", e2e.binary(), "--max-parallel", "2",
+                    "--partition", "gpu"], capture_output=True, text=True, cwd=work)
+e2e.check(r.returncode == 0, "sweep_to_slurm failed: " + r.stderr)
+slurm = os.path.join(out, "slurm")
+array = open(os.path.join(slurm, "array.sbatch")).read()
+summary_job = open(os.path.join(slurm, "summary.sbatch")).read()
+submit = open(os.path.join(slurm, "submit.sh")).read()
+members = open(os.path.join(slurm, "members.txt")).read().split()
+e2e.check(len(members) == 4, f"expected 4 members, got {members}")
+e2e.check([os.path.basename(os.path.dirname(m)) for m in members] ==
+          ["topk-seed0", "topk-seed1", "l1-seed0", "l1-seed1"], f"member order: {members}")
+e2e.check("#SBATCH --array=0-3%2" in array, "array range:\n" + array)
+e2e.check("#SBATCH --partition=gpu" in array and "#SBATCH --gpus-per-task=1" in array, "array options:\n" + array)
+e2e.check("sweep-summary" in summary_job and out in summary_job, "summary job:\n" + summary_job)
+e2e.check(re.search(r"--dependency=afterany:\$\{array", submit) is not None, "the summary must depend on the array:\n" + submit)
+
+# Slurm runs the same script once per task with SLURM_ARRAY_TASK_ID set; #SBATCH lines are comments.
+for task in (0, 2):
+    r = subprocess.run(["bash", os.path.join(slurm, "array.sbatch")], capture_output=True, text=True, cwd=work,
+                       env=dict(os.environ, SLURM_ARRAY_TASK_ID=str(task), OMP_NUM_THREADS="2"))
+    e2e.check(r.returncode == 0, f"task {task} failed: " + r.stderr)
+r = subprocess.run(["bash", os.path.join(slurm, "array.sbatch")], capture_output=True, text=True, cwd=work,
+                   env=dict(os.environ, SLURM_ARRAY_TASK_ID="0"))
+e2e.check(r.returncode == 0 and "already finished" in r.stdout, "a rerun task should skip its finished member")
+r = subprocess.run(["bash", os.path.join(slurm, "summary.sbatch")], capture_output=True, text=True, cwd=work)
+e2e.check(r.returncode == 0, "summary job failed: " + r.stderr)
+summary = json.load(open(os.path.join(out, "summary.json")))
+e2e.check(summary["finished"] == 2 and sorted(summary["missing"]) == ["l1-seed1", "topk-seed1"],
+          f"summary after two tasks: {summary['finished']} finished, missing {summary['missing']}")
+print("PASSED: the Slurm array and its summary job")
