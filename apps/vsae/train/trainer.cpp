@@ -288,14 +288,7 @@ void Trainer::dump_step(const std::string& dir) {
   be_.zero(cursor_);
   gather_batch(be_, train_.images(), order, cursor_, model_.input().data, train_.pixel_scale());
 
-  auto host = [&](const Tensor& t) {
-    HostTensor h;
-    h.dtype = t.dtype;
-    for (int i = 0; i < t.ndim(); ++i) h.shape.push_back(t.dim(i));
-    h.bytes.resize(t.bytes());
-    be_.download(h.bytes.data(), t);
-    return h;
-  };
+  auto host = [&](const Tensor& t) { return download_host(be_, t); };
   SafetensorsFile f;
   for (const Parameter& p : model_.graph().parameters()) f.tensors["params." + p.name] = host(p.value);
   if (model_.tracks_dead()) {
