@@ -4,13 +4,13 @@
 
 #include "engine/core/cuda_check.hpp"
 #include "kernels/adam.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 4096;
+constexpr int kThreads = kElementwiseThreads;
 
 // Per-step constants. Like PyTorch, the bias corrections are computed in double and enter the
 // float update as a step size and a divisor.
@@ -72,9 +72,7 @@ void adam_step(float* params, const float* grads, float* m, float* v, const std:
   const bool vectorised = aligned16(params) && aligned16(grads) && aligned16(m) && aligned16(v);
   const std::int64_t quads = vectorised ? count / 4 : 0;
   const std::int64_t work = std::max<std::int64_t>(quads, count - 4 * quads);
-  const auto blocks = static_cast<unsigned int>(
-      std::clamp<std::int64_t>((work + kThreads - 1) / kThreads, 1, kMaxBlocks));
-  adam_kernel<<<blocks, kThreads, 0, stream>>>(params, grads, m, v, step, count, quads, hyper);
+  adam_kernel<<<elementwise_blocks(work), kThreads, 0, stream>>>(params, grads, m, v, step, count, quads, hyper);
   CUDA_CHECK_LAUNCH();
 }
 

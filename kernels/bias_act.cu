@@ -4,23 +4,19 @@
 
 #include "engine/core/cuda_check.hpp"
 #include "kernels/bias_act.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = kElementwiseThreads;
 // Grid-stride loops cover any size; this cap only bounds the launch.
-constexpr std::int64_t kMaxBlocks = 4096;
 // Each reduction block sums about this many elements of one channel; large channels are split
 // into at most kMaxSplits partial sums so small-C convolutions still fill the GPU.
 constexpr std::int64_t kElemsPerSplit = 4096;
 constexpr std::int64_t kMaxSplits = 64;
 
-unsigned int elementwise_blocks(std::int64_t total) {
-  return static_cast<unsigned int>(
-      std::clamp<std::int64_t>((total + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
 
 std::int64_t reduction_splits(std::int64_t per_channel) {
   return std::clamp<std::int64_t>((per_channel + kElemsPerSplit - 1) / kElemsPerSplit, 1,

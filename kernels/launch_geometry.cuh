@@ -15,6 +15,15 @@
 
 namespace vsae::cuda_kernels {
 
+// Grid-stride elementwise kernels: 256-thread blocks, enough of them to cover `count` once, capped
+// so huge tensors loop instead of launching millions of short-lived blocks.
+constexpr int kElementwiseThreads = 256;
+inline unsigned int elementwise_blocks(std::int64_t count) {
+  constexpr std::int64_t kMaxBlocks = 4096;
+  return static_cast<unsigned int>(
+      std::clamp<std::int64_t>((count + kElementwiseThreads - 1) / kElementwiseThreads, 1, kMaxBlocks));
+}
+
 constexpr int kTileCols = 32;  // one warp across the columns: coalesced 128-byte row segments
 constexpr int kTileRows = 8;   // warps per CTA, each walking its own rows
 

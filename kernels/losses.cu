@@ -4,25 +4,21 @@
 
 #include "engine/core/cuda_check.hpp"
 #include "kernels/losses.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = kElementwiseThreads;
 // Partial sums per forward loss. The count depends only on the element count, never on the device,
 // so the summation order (and the result) is the same on every GPU.
 constexpr std::int64_t kMaxPartials = 1024;
-constexpr std::int64_t kMaxBlocks = 4096;
 
 std::int64_t partial_count(std::int64_t count) {
   return std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, kMaxPartials);
 }
 
-unsigned int elementwise_blocks(std::int64_t count) {
-  return static_cast<unsigned int>(
-      std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
 
 struct BceTerm {
   const float* logits;

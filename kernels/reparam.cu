@@ -4,17 +4,12 @@
 #include "engine/core/cuda_check.hpp"
 #include "engine/core/philox.hpp"
 #include "kernels/reparam.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 
 namespace {
-constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 4096;
-
-unsigned int blocks_for(std::int64_t count) {
-  return static_cast<unsigned int>(
-      std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
+constexpr int kThreads = kElementwiseThreads;
 }  // namespace
 
 static __global__ void fill_normal_kernel(std::uint64_t seed, const std::int32_t* step, float* eps,
@@ -50,7 +45,7 @@ void fill_normal(std::uint64_t seed, const std::int32_t* step, float* eps, std::
   VSAE_CHECK(count >= 0 && count <= 0xffffffffLL,
              "fill_normal: " << count << " draws exceed the counter range");
   if (count == 0) return;
-  fill_normal_kernel<<<blocks_for(count), kThreads, 0, stream>>>(seed, step, eps, count);
+  fill_normal_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(seed, step, eps, count);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -59,7 +54,7 @@ void reparam_forward(const float* mu, const float* logvar, const float* eps, flo
   VSAE_CHECK(mu && logvar && eps && z, "reparam_forward: null pointer");
   VSAE_CHECK(count >= 0, "reparam_forward: bad size " << count);
   if (count == 0) return;
-  reparam_forward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(mu, logvar, eps, z, count);
+  reparam_forward_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(mu, logvar, eps, z, count);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -68,7 +63,7 @@ void reparam_backward(const float* logvar, const float* eps, const float* dz, fl
   VSAE_CHECK(logvar && eps && dz, "reparam_backward: null pointer");
   VSAE_CHECK(count >= 0, "reparam_backward: bad size " << count);
   if (count == 0 || (dmu == nullptr && dlogvar == nullptr)) return;
-  reparam_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(logvar, eps, dz, dmu, dlogvar,
+  reparam_backward_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(logvar, eps, dz, dmu, dlogvar,
                                                                       count);
   CUDA_CHECK_LAUNCH();
 }

@@ -7,17 +7,12 @@
 #include "engine/core/check.hpp"
 #include "engine/core/cuda_check.hpp"
 #include "kernels/revival.cuh"
+#include "kernels/launch_geometry.cuh"
 
 namespace vsae::cuda_kernels {
 
 namespace {
-constexpr int kThreads = 256;
-constexpr std::int64_t kMaxBlocks = 4096;
-
-unsigned int blocks_for(std::int64_t count) {
-  return static_cast<unsigned int>(
-      std::clamp<std::int64_t>((count + kThreads - 1) / kThreads, 1, kMaxBlocks));
-}
+constexpr int kThreads = kElementwiseThreads;
 }  // namespace
 
 // One thread per unit walks the rows; neighbouring threads read neighbouring columns (coalesced).
@@ -101,7 +96,7 @@ void mask_live_units(const float* z_pre, const std::int32_t* since, std::int32_t
              "mask_live_units: bad size (" << batch << ", " << width << ")");
   const std::int64_t count = batch * width;
   if (count == 0) return;
-  mask_live_units_kernel<<<blocks_for(count), kThreads, 0, stream>>>(z_pre, since, dead_steps,
+  mask_live_units_kernel<<<elementwise_blocks(count), kThreads, 0, stream>>>(z_pre, since, dead_steps,
                                                                      width, count, z_dead);
   CUDA_CHECK_LAUNCH();
 }
@@ -111,7 +106,7 @@ void residual(const float* target, const float* approx, std::int64_t n, float* e
   VSAE_CHECK(target && approx && e, "residual: null pointer");
   VSAE_CHECK(n >= 0, "residual: bad size " << n);
   if (n == 0) return;
-  residual_kernel<<<blocks_for(n), kThreads, 0, stream>>>(target, approx, n, e);
+  residual_kernel<<<elementwise_blocks(n), kThreads, 0, stream>>>(target, approx, n, e);
   CUDA_CHECK_LAUNCH();
 }
 

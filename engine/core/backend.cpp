@@ -116,6 +116,14 @@ void check_on(const Backend& backend, const Tensor& t, DType dtype, const char* 
   VSAE_CHECK(t.dtype == dtype, what << " has dtype " << to_string(t.dtype) << ", expected " << to_string(dtype));
 }
 
+void check_f32(const Backend& backend, const char* op, const char* what, const Tensor& t) {
+  try {
+    check_on(backend, t, DType::f32, what);
+  } catch (const Error& e) {
+    throw Error(std::string(op) + ": " + e.what());
+  }
+}
+
 void Backend::upload(const Tensor& dst, const void* host_src) const {
   VSAE_CHECK(dst.device == device_, "upload target is not on this backend");
   if (device_ == Device::cpu) {

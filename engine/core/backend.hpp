@@ -59,5 +59,7 @@ class Backend {
 
 // Checks that `t` lives on `backend`'s device and has `dtype`; `what` names it in the error.
 void check_on(const Backend& backend, const Tensor& t, DType dtype, const char* what);
+// check_on for an op's f32 argument, with the op's name in front of the message.
+void check_f32(const Backend& backend, const char* op, const char* what, const Tensor& t);
 
 }  // namespace vsae

@@ -14,15 +14,6 @@ namespace vsae {
 
 namespace {
 
-// check_on, with the op's name in front of its message.
-void check_f32(const Backend& be, const char* op, const char* what, const Tensor& t) {
-  try {
-    check_on(be, t, DType::f32, what);
-  } catch (const Error& e) {
-    throw Error(std::string(op) + ": " + e.what());
-  }
-}
-
 void check_geometry(const char* op, const Shape& x, const Shape& w, ConvParams p) {
   VSAE_CHECK(p.stride >= 1 && p.pad >= 0, op << ": needs stride >= 1 and pad >= 0, got stride "
                                              << p.stride << ", pad " << p.pad);

@@ -13,15 +13,6 @@ namespace vsae {
 
 namespace {
 
-// check_on, with the op's name in front of its message.
-void check_f32(const Backend& be, const char* op, const char* what, const Tensor& t) {
-  try {
-    check_on(be, t, DType::f32, what);
-  } catch (const Error& e) {
-    throw Error(std::string(op) + ": " + e.what());
-  }
-}
-
 void check_shape(const char* op, const char* what, const Tensor& t, const Shape& expected,
                  const Tensor& x, const Tensor& w) {
   VSAE_CHECK(t.shape == expected, op << ": " << what << " is " << t.shape << ", expected "
