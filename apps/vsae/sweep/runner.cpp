@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -113,7 +114,9 @@ std::vector<std::string> run_children(const Grid& grid, const RunnerOptions& o, 
   for (const std::string& g : gpus)
     for (int i = 0; i < o.parallel; ++i) slots.push_back(g);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int omp_threads = std::max(1, cores / static_cast<int>(std::min(slots.size(), todo.size())));
+  // max(1, ...): with every member already finished (a resumed sweep) `todo` is empty.
+  const std::size_t busy = std::max<std::size_t>(1, std::min(slots.size(), todo.size()));
+  const int omp_threads = std::max(1, cores / static_cast<int>(busy));
 
   std::deque<std::size_t> pending = todo;
   std::deque<std::size_t> free_slots;
