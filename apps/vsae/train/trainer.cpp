@@ -91,6 +91,14 @@ json Trainer::run(const TrainOptions& options) {
     if (!fs::exists(out_.checkpoint_path()))
       throw Error("--resume: no checkpoint in " + out_.path() + " (expected " + out_.checkpoint_path() + ")");
     load_checkpoint(out_.checkpoint_path(), be_, model_, state_);
+    const std::int64_t total = config_.training.epochs + config_.training.extra_epochs;
+    if (state_.epochs_done < 0 || state_.epochs_done > total)
+      throw Error("checkpoint " + out_.checkpoint_path() + ": epochs_done " + std::to_string(state_.epochs_done) +
+                  " is outside 0.." + std::to_string(total));
+    // Nothing would run, and results.json needs the last epoch's evaluation.
+    if (state_.epochs_done == total)
+      throw Error("--resume: the run in " + out_.path() + " already finished all " + std::to_string(total) +
+                  " epochs; nothing is left to resume");
     out_.truncate_metrics(state_.epochs_done);
     std::fprintf(stderr, "vsae_gpu: resuming %s after epoch %lld\n", out_.path().c_str(),
                  static_cast<long long>(state_.epochs_done));
