@@ -6,6 +6,7 @@
 
 #include "apps/vsae/config/json_reader.hpp"
 #include "engine/core/check.hpp"
+#include "engine/ops/firing.hpp"
 
 namespace vsae::config {
 
@@ -92,6 +93,10 @@ void read_eval(JsonReader r, EvalConfig& e) {
   e.mig_bins = r.integer("mig_bins", e.mig_bins, 2, 1000);
   e.dead_thresholds = r.numbers("dead_thresholds", e.dead_thresholds, 0.0, 1.0);
   e.activation_eps = r.numbers("activation_eps", e.activation_eps, 0.0, 1e6);
+  // The evaluator counts every ε in one firing_stats pass, which takes at most this many.
+  if (e.activation_eps.size() > static_cast<std::size_t>(kMaxFiringThresholds))
+    throw Error(r.key_path("activation_eps") + " must list at most " + std::to_string(kMaxFiringThresholds) +
+                " values, got " + std::to_string(e.activation_eps.size()));
   r.reject_unknown_keys();
 }
 
