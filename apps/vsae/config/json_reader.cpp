@@ -28,8 +28,6 @@ const json* JsonReader::find(const std::string& key) {
   return it == node_->end() ? nullptr : &*it;
 }
 
-bool JsonReader::has(const std::string& key) const { return node_ && node_->contains(key); }
-
 JsonReader JsonReader::section(const std::string& key) { return JsonReader(find(key), key_path(key)); }
 
 const json* JsonReader::raw(const std::string& key) { return find(key); }

@@ -16,7 +16,6 @@ class JsonReader {
   JsonReader(const nlohmann::json* node, std::string path);
 
   JsonReader section(const std::string& key);
-  bool has(const std::string& key) const;
 
   std::string string(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed = {});
   std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t lo, std::int64_t hi);

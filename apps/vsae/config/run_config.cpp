@@ -1,7 +1,6 @@
 // Parsing, validation and serialisation of the run config.
 #include "apps/vsae/config/run_config.hpp"
 
-#include <fstream>
 #include <limits>
 
 #include "apps/vsae/config/json_reader.hpp"
@@ -167,22 +166,6 @@ RunConfig parse_run_config(const json& root) {
   r.raw("sweep");
   r.reject_unknown_keys();
   return c;
-}
-
-RunConfig load_run_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("config " + path + ": cannot open (missing or unreadable)");
-  json root;
-  try {
-    root = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw Error("config " + path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  try {
-    return parse_run_config(root);
-  } catch (const Error& e) {
-    throw Error("config " + path + ": " + e.what());
-  }
 }
 
 json RunConfig::to_json() const {

@@ -97,7 +97,6 @@ struct RunConfig {
 
 // Validates the whole config before anything is allocated; throws vsae::Error naming the key path.
 RunConfig parse_run_config(const nlohmann::json& root);
-RunConfig load_run_config(const std::string& path);
 
 const char* to_string(SaeKind kind);
 
