@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <vector>
 
 #include "engine/core/check.hpp"
 
@@ -56,7 +55,9 @@ void RunDirectory::truncate_metrics(std::int64_t epochs_done) const {
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     // A torn last line (killed mid-write) is not valid JSON and is dropped too.
-    if (j.is_discarded() || !j.contains("epoch") || j["epoch"].get<std::int64_t>() >= epochs_done) continue;
+    if (j.is_discarded() || !j.contains("epoch") || !j["epoch"].is_number_integer() ||
+        j["epoch"].get<std::int64_t>() >= epochs_done)
+      continue;
     kept << line << "\n";
   }
   write_file_atomic(path, kept.str());
