@@ -90,7 +90,6 @@ class Graph {
   Value& find_value(const std::string& name);
   bool has_value(const std::string& name) const;
   std::int64_t parameter_count() const;  // scalars, excluding alignment padding
-  std::size_t activation_bytes() const { return activations_.bytes(); }
 
   // Flat views over whole arenas, identical layout: the optimizer updates all tensors at once.
   Tensor flat_params() const { return params_arena_.flat(DType::f32); }

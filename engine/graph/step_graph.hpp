@@ -29,7 +29,6 @@ class StepGraph {
   // they key the graph: if any of them differs from capture time, the step is captured again.
   void run(const std::function<void()>& step, const std::vector<const void*>& bindings = {});
 
-  bool uses_graph() const { return enabled_; }
   std::int64_t captures() const { return captures_; }  // 1 in a normal run
 
  private:

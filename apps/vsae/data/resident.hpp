@@ -46,7 +46,6 @@ class ResidentDataset {
   const Tensor& order() const { return order_; }
 
   std::size_t backend_bytes() const { return storage_.bytes(); }  // images, classes and order
-  double fill_seconds() const { return fill_seconds_; }
 
  private:
   void fill(const Backend& backend, const Dataset& dataset);
