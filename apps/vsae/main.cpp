@@ -3,8 +3,10 @@
 // `export-dataset` writes the procedural datasets in the official file formats. Errors print one
 // line and exit non-zero.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -91,7 +93,21 @@ int run_sweep(const nlohmann::json& root, const RunFlags& flags, const char* arg
 
 }  // namespace
 
+namespace {
+
+// OpenMP workers that busy-wait at barriers starve each other on a shared or oversubscribed CPU
+// (a 2-core CI machine ran the quick config 5x slower). libgomp reads OMP_WAIT_POLICY when it
+// loads, before main, so when the user has not chosen a policy we set one and re-execute once.
+void prefer_passive_openmp_waits(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "passive", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waits(argv);
   CLI::App app{kDescription, "vsae_gpu"};
   app.set_version_flag("--version", std::string("vsae_gpu ") + VSAE_VERSION + " (git " + VSAE_GIT_COMMIT + ")");
   app.require_subcommand(0, 1);

@@ -1,6 +1,8 @@
 // Parsing, validation and serialisation of the run config.
 #include "apps/vsae/config/run_config.hpp"
 
+#include <cstdio>
+
 #include <limits>
 
 #include "apps/vsae/config/json_reader.hpp"
@@ -126,6 +128,20 @@ void read_revival(JsonReader r, RevivalConfig& v, ModelConfig& m) {
 }
 
 }  // namespace
+
+json resume_identity(json resolved) {
+  resolved.erase("device");
+  resolved.erase("output");
+  return resolved;
+}
+
+std::string resume_digest(const RunConfig& config) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : resume_identity(config.to_json()).dump()) hash = (hash ^ c) * 0x100000001b3ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
 
 const char* to_string(SaeKind kind) {
   switch (kind) {

@@ -100,4 +100,10 @@ RunConfig parse_run_config(const nlohmann::json& root);
 
 const char* to_string(SaeKind kind);
 
+// What must stay the same for a run to resume: the resolved config without `device` and
+// `output` (a run may move to another device or directory between its pieces).
+nlohmann::json resume_identity(nlohmann::json resolved);
+// A stable digest of resume_identity (FNV-1a, the same on every platform and build).
+std::string resume_digest(const RunConfig& config);
+
 }  // namespace vsae::config

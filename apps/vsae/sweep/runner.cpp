@@ -47,12 +47,6 @@ bool has_outputs(const Member& m) {
 }
 
 // Where and as whom a member runs may change between attempts; what it computes may not.
-json comparable(json config) {
-  config.erase("device");
-  config.erase("output");
-  return config;
-}
-
 // A member killed before its first checkpoint has metrics but nothing to resume from: it starts
 // over, and the trainer refuses a directory with stale metrics, so they go.
 void clear_unresumable(const Member& m) { fs::remove(m.config.output.dir + "/metrics.jsonl"); }
@@ -190,7 +184,7 @@ void prepare(const Grid& grid, bool resume) {
     if (!resume && has_outputs(m))
       throw Error("sweep directory " + grid.dir + " already holds runs (" + m.name +
                   "); pass --resume to continue the sweep or --out to start elsewhere");
-    if (resume && fs::exists(config_path(m)) && comparable(read_json_file(config_path(m))) != comparable(config))
+    if (resume && fs::exists(config_path(m)) && config::resume_identity(read_json_file(config_path(m))) != config::resume_identity(config))
       throw Error("sweep member " + m.name + ": its config differs from " + config_path(m) +
                   "; the sweep changed since it ran, so use another output.dir");
     member_dir.write_json("config.json", config);

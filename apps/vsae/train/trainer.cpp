@@ -36,16 +36,6 @@ json mig_json(const MigResult& m) {
   return {{"mig", m.mig}, {"gap", m.gap}, {"best_latent", m.best_latent}, {"factor_entropy", m.factor_entropy}};
 }
 
-// The resolved config minus what may change on resume (where it runs and writes).
-std::string config_digest(const config::RunConfig& c) {
-  json j = c.to_json();
-  j.erase("device");
-  j.erase("output");
-  std::ostringstream os;
-  os << std::hex << std::hash<std::string>{}(j.dump());
-  return os.str();
-}
-
 bool finite(const LossValues& l) { return std::isfinite(l.total) && std::isfinite(l.recon) && std::isfinite(l.kl); }
 
 }  // namespace
@@ -78,7 +68,7 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
   buffers_ = be.allocate(Storage::kAlignment);
   cursor_ = buffers_.view(Shape{1}, DType::i32);
   step_graph_ = std::make_unique<StepGraph>(be, t.cuda_graph);
-  state_.config_digest = config_digest(config);
+  state_.config_digest = config::resume_digest(config);
 }
 
 json Trainer::run(const TrainOptions& options) {
