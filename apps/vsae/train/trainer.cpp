@@ -174,9 +174,10 @@ void Trainer::train_epoch(std::int64_t epoch) {
     progress_->step(epoch, s, k);
   }
   images_trained_ += steps_per_epoch_ * t.batch_size;
+  // Read now: the evaluation pass that follows overwrites the model's loss values.
+  last_train_loss_ = model_.read_losses(be_);
   std::ostringstream summary;
-  LossValues l = model_.read_losses(be_);
-  summary << "k=" << k << "  loss " << l.total;
+  summary << "k=" << k << "  loss " << last_train_loss_.total;
   progress_->epoch_done(epoch, summary.str());
 }
 
@@ -186,7 +187,7 @@ json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double s
   json line{{"epoch", epoch},
             {"phase", schedule.finished(epoch) ? "extra" : "schedule"},
             {"k", schedule.k_at_epoch(epoch)},
-            {"train_loss_last_batch", loss_json(model_.read_losses(be_))},
+            {"train_loss_last_batch", loss_json(last_train_loss_)},
             {"eval_loss", loss_json(eval.loss)},
             {"eval_samples", eval.samples},
             {"mig", mig_json(eval.mig)},

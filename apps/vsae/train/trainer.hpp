@@ -55,6 +55,7 @@ class Trainer {
   Tensor cursor_;
   std::unique_ptr<StepGraph> step_graph_;  // the training step, graph-replayed on CUDA
   TrainerState state_;
+  LossValues last_train_loss_;  // of the last training batch of the latest epoch
   std::int64_t images_trained_ = 0;
   double train_seconds_ = 0;
   nlohmann::json history_ = nlohmann::json::array();  // per-epoch summaries for results.json
