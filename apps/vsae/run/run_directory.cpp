@@ -45,10 +45,11 @@ void RunDirectory::append_metrics(const nlohmann::json& line) const {
   if (!ok) throw Error("cannot append to " + path + ": " + std::strerror(errno));
 }
 
-void RunDirectory::truncate_metrics(std::int64_t epochs_done) const {
+nlohmann::json RunDirectory::truncate_metrics(std::int64_t epochs_done) const {
   const std::string path = file("metrics.jsonl");
+  nlohmann::json kept_lines = nlohmann::json::array();
   std::ifstream in(path);
-  if (!in) return;
+  if (!in) return kept_lines;
   std::ostringstream kept;
   std::string line;
   while (std::getline(in, line)) {
@@ -59,8 +60,10 @@ void RunDirectory::truncate_metrics(std::int64_t epochs_done) const {
         j["epoch"].get<std::int64_t>() >= epochs_done)
       continue;
     kept << line << "\n";
+    kept_lines.push_back(std::move(j));
   }
   write_file_atomic(path, kept.str());
+  return kept_lines;
 }
 
 }  // namespace vsae

@@ -21,8 +21,8 @@ class RunDirectory {
   // Appends one line and flushes it, so a killed run keeps every finished epoch.
   void append_metrics(const nlohmann::json& line) const;
   // For resume: keeps only the lines of epochs < `epochs_done` (a run killed after writing an
-  // epoch's metrics but before its checkpoint repeats that epoch).
-  void truncate_metrics(std::int64_t epochs_done) const;
+  // epoch's metrics but before its checkpoint repeats that epoch). Returns the kept lines.
+  nlohmann::json truncate_metrics(std::int64_t epochs_done) const;
 
  private:
   std::string path_;

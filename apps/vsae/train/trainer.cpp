@@ -89,7 +89,8 @@ json Trainer::run(const TrainOptions& options) {
     if (state_.epochs_done == total)
       throw Error("--resume: the run in " + out_.path() + " already finished all " + std::to_string(total) +
                   " epochs; nothing is left to resume");
-    out_.truncate_metrics(state_.epochs_done);
+    // results.json summarises the whole run, so the epochs before the resume join the history.
+    history_ = out_.truncate_metrics(state_.epochs_done);
     std::fprintf(stderr, "vsae_gpu: resuming %s after epoch %lld\n", out_.path().c_str(),
                  static_cast<long long>(state_.epochs_done));
   } else if (fs::exists(out_.file("metrics.jsonl")) || fs::exists(out_.checkpoint_path())) {
