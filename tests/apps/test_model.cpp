@@ -116,7 +116,7 @@ TEST(Model, TrainingStepMatchesAcrossBackends) {
   AdamHyper hyper;
   VaeSaeModel on_cpu(test::cpu(), cfg, 3, 11);
   VaeSaeModel on_gpu(test::cuda(), cfg, 3, 11);
-  test::cuda().set_tf32(false);
+  test::Tf32Scope exact(test::cuda(), false);
   test::cpu().upload(on_cpu.input().data, x.data());
   test::cuda().upload(on_gpu.input().data, x.data());
   on_cpu.set_k(test::cpu(), 50);

@@ -389,19 +389,6 @@ TEST(ConvGradcheck, ConvTranspose2d) {
 
 // ---- the CPU against CUDA ----------------------------------------------------------------------
 
-// Sets the backend's TF32 switch for one scope; the CUDA backend is shared by every test.
-class Tf32Scope {
- public:
-  Tf32Scope(Backend& be, bool on) : be_(be), saved_(be.tf32()) { be.set_tf32(on); }
-  ~Tf32Scope() { be_.set_tf32(saved_); }
-  Tf32Scope(const Tf32Scope&) = delete;
-  Tf32Scope& operator=(const Tf32Scope&) = delete;
-
- private:
-  Backend& be_;
-  bool saved_;
-};
-
 class ConvBackends : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvBackends, CudaMatchesCpu) {
@@ -411,7 +398,7 @@ TEST_P(ConvBackends, CudaMatchesCpu) {
   ConvData d = make_data(c);
   ConvResult ref = run(test::cpu(), c, d);
   Backend& gpu = test::cuda();
-  Tf32Scope tf32(gpu, c.tf32);
+  test::Tf32Scope tf32(gpu, c.tf32);
   if (c.transposed)
     conv_transpose2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
   else

@@ -220,19 +220,6 @@ TEST(LinearGradcheck, Linear) {
 
 // ---- the CPU against CUDA ----------------------------------------------------------------------
 
-// Sets the backend's TF32 switch for one scope; the CUDA backend is shared by every test.
-class Tf32Scope {
- public:
-  Tf32Scope(Backend& be, bool on) : be_(be), saved_(be.tf32()) { be.set_tf32(on); }
-  ~Tf32Scope() { be_.set_tf32(saved_); }
-  Tf32Scope(const Tf32Scope&) = delete;
-  Tf32Scope& operator=(const Tf32Scope&) = delete;
-
- private:
-  Backend& be_;
-  bool saved_;
-};
-
 class LinearBackends : public ::testing::TestWithParam<LinearCase> {};
 
 TEST_P(LinearBackends, CudaMatchesCpu) {
@@ -242,7 +229,7 @@ TEST_P(LinearBackends, CudaMatchesCpu) {
   LinearData d = make_data(c);
   LinearResult ref = run(test::cpu(), c, d);
   Backend& gpu = test::cuda();
-  Tf32Scope tf32(gpu, c.tf32);
+  test::Tf32Scope tf32(gpu, c.tf32);
   LinearResult got = run(gpu, c, d);
   // TF32 keeps 10 mantissa bits of each product's inputs; FP32 differs only in summation order.
   double abs = c.tf32 ? 1e-2 : 5e-5, rel = c.tf32 ? 1e-2 : 1e-4;

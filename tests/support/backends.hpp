@@ -15,6 +15,19 @@ Backend& cuda();
 // Empty when CUDA is usable, otherwise why not.
 const std::string& cuda_unavailable_reason();
 
+// Sets a backend's TF32 switch for one scope; the backends are shared by every test.
+class Tf32Scope {
+ public:
+  Tf32Scope(Backend& be, bool on) : be_(be), saved_(be.tf32()) { be.set_tf32(on); }
+  ~Tf32Scope() { be_.set_tf32(saved_); }
+  Tf32Scope(const Tf32Scope&) = delete;
+  Tf32Scope& operator=(const Tf32Scope&) = delete;
+
+ private:
+  Backend& be_;
+  bool saved_;
+};
+
 }  // namespace vsae::test
 
 // Skips (never passes) a CUDA case on machines without a usable GPU; ctest reports it as skipped.
