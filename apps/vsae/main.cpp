@@ -91,10 +91,6 @@ int run_sweep(const nlohmann::json& root, const RunFlags& flags, const char* arg
   return 0;
 }
 
-}  // namespace
-
-namespace {
-
 // OpenMP workers that busy-wait at barriers starve each other on a shared or oversubscribed CPU
 // (a 2-core CI machine ran the quick config 5x slower). libgomp reads OMP_WAIT_POLICY when it
 // loads, before main, so when the user has not chosen a policy we set one and re-execute once.
