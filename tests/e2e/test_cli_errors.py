@@ -49,4 +49,13 @@ other["sparsity"] = {"schedule": {"start": 32, "end": 8, "epochs": 1}}
 other["training"] = {"epochs": 1, "extra_epochs": 0, "batch_size": 32}
 open(checkpoint, "wb").write(data)
 expect_error(["--json", config_file("other.json", other), "--resume"], "different config", "checkpoint of another config")
+# A diverging run (lr 10 with a huge L1 weight) stops at the NaN guard with the step number and
+# writes no results from the broken state.
+nan_dir = os.path.join(work, "nan")
+diverge = e2e.tiny_config(nan_dir, **{"training": {"epochs": 2, "extra_epochs": 0, "batch_size": 32, "lr": 10.0}})
+diverge["sparsity"] = {"method": "l1", "schedule": {"start": 64, "end": 8, "epochs": 2},
+                       "controller": {"initial": 1000, "max": 1000}}
+expect_error(["--json", config_file("nan.json", diverge)], "training diverged: the loss is not finite at step",
+             "NaN guard")
+e2e.check(not os.path.exists(os.path.join(nan_dir, "results.json")), "a diverged run must not write results.json")
 print("PASSED: every bad input gave one clear error line and a non-zero exit")
