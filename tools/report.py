@@ -32,8 +32,15 @@ def load_json(path):
 
 
 def load_metrics(path):
+    """The epoch lines of metrics.jsonl; a torn last line (a run killed mid-write) is skipped."""
+    lines = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return lines
 
 
 def mean_std(xs):

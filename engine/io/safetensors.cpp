@@ -139,8 +139,13 @@ SafetensorsFile read_safetensors(const std::string& path) {
     const json& shape = entry["shape"];
     const json& offs = entry["data_offsets"];
     if (!shape.is_array()) fail(path, where + " shape is not an array");
+    std::uint64_t elements = 1;
     for (const json& d : shape) {
       if (!d.is_number_integer() || d.get<std::int64_t>() < 0) fail(path, where + " has a bad dimension " + d.dump());
+      const auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
+      // Bound the element count by the data section before multiplying, so no shape overflows.
+      if (dim != 0 && elements > data_size / dim) fail(path, where + " has a shape larger than the file's data");
+      elements *= dim;
       t.shape.push_back(d.get<std::int64_t>());
     }
     if (!offs.is_array() || offs.size() != 2 || !offs[0].is_number_unsigned() || !offs[1].is_number_unsigned())

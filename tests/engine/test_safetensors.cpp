@@ -76,6 +76,11 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
   write_bytes(path, bad_dtype);
   EXPECT_NE(error_of(path).find("unsupported dtype"), std::string::npos);
   EXPECT_NE(error_of(path).find(path), std::string::npos);  // every error names the file
+  const std::string huge = R"({"t":{"dtype":"F32","shape":[4611686018427387904,8],"data_offsets":[0,0]}})";
+  std::string prefix(8, '\0');
+  prefix[0] = static_cast<char>(huge.size());
+  write_bytes(path, prefix + huge);
+  EXPECT_NE(error_of(path).find("larger than the file"), std::string::npos);
   fs::remove(path);
   fs::remove(good);
 }
