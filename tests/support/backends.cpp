@@ -1,6 +1,8 @@
 // Lazily created backends shared by every test in one executable.
 #include "tests/support/backends.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 namespace vsae::test {
@@ -16,6 +18,14 @@ const std::string& cuda_unavailable_reason() {
     return cuda_usable(&why) ? std::string() : why;
   }();
   return reason;
+}
+
+bool cuda_expected() {
+  static const bool expected = [] {
+    const char* v = std::getenv("VSAE_EXPECT_CUDA");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return expected;
 }
 
 Backend& cuda() {
