@@ -40,10 +40,22 @@ for line in lines:
     e2e.check(len(line["dead"]["grid"]) == 8, "the (t, eps) grid has 4 x 2 cells")
 first, last = lines[0]["dead"]["headline_dead_fraction"], lines[-1]["dead"]["headline_dead_fraction"]
 e2e.check(last > first, f"neurons die as k falls ({first:.3f} -> {last:.3f})")
+# The quick run must show a VAE that learns (the mean-image plateau is about 585 nats, KL ≈ 0).
+end = lines[-1]["eval_loss"]
+e2e.check(end["kl"] >= 5.0, f"eval KL {end['kl']:.2f} < 5 nats: the latents carry nothing")
+e2e.check(end["recon"] <= 250.0, f"eval recon {end['recon']:.1f} > 250 nats: still on the plateau")
+e2e.check(lines[-1]["mig"]["mig"] >= 0.03, f"MIG {lines[-1]['mig']['mig']:.3f} < 0.03")
+e2e.check("eval recon" in r.stderr and "MIG" in r.stderr, "the per-epoch progress line shows losses and MIG")
 
 results = json.load(open(os.path.join(out, "results.json")))
 for key in ("final", "at_schedule_end", "recovered_neurons", "dead_at_schedule_end", "wall_s", "images_per_s",
-            "device", "backend", "git_commit", "versions", "live_unit_interpretability"):
+            "device", "backend", "git_commit", "versions", "live_unit_interpretability", "death_epoch"):
     e2e.check(key in results, "results.json lacks " + key)
-print(f"PASSED: quick run in {seconds:.0f} s; dead {first:.3f} -> {last:.3f}, "
-      f"MIG {lines[-1]['mig']['mig']:.3f}, recovered {results['recovered_neurons']}")
+# A unit alive at the end has no death epoch; every unit dead at the end has one.
+final_fired = results["final_fire_frequency"]
+death = results["death_epoch"]
+e2e.check(len(death) == len(final_fired), "one death epoch per unit")
+e2e.check(all((d is None) == (f > 0) for d, f in zip(death, final_fired)), "death epoch null exactly for live units")
+e2e.check(all(d is None or 0 <= d < epochs for d in death), "death epochs within the run")
+print(f"PASSED: quick run in {seconds:.0f} s; dead {first:.3f} -> {last:.3f}, recon {end['recon']:.1f}, "
+      f"KL {end['kl']:.2f}, MIG {lines[-1]['mig']['mig']:.3f}, recovered {results['recovered_neurons']}")

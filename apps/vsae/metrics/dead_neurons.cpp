@@ -73,4 +73,17 @@ std::int64_t RevivalTracker::update(const std::vector<std::int64_t>& counts) {
 std::int64_t RevivalTracker::dead_at_end() const { return std::count(dead_at_end_.begin(), dead_at_end_.end(), true); }
 std::int64_t RevivalTracker::revived() const { return std::count(revived_.begin(), revived_.end(), true); }
 
+void DeathTracker::update(std::int64_t epoch, const std::vector<std::int64_t>& counts) {
+  if (last_fired_.empty()) last_fired_.assign(counts.size(), kNeverFired);
+  VSAE_CHECK(counts.size() == last_fired_.size(), "death tracker: width changed");
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    if (counts[i] > 0) last_fired_[i] = static_cast<std::int32_t>(epoch);
+}
+
+std::vector<std::int64_t> DeathTracker::death_epochs(std::int64_t epoch) const {
+  std::vector<std::int64_t> death(last_fired_.size());
+  for (std::size_t i = 0; i < death.size(); ++i) death[i] = last_fired_[i] == epoch ? -1 : last_fired_[i] + 1;
+  return death;
+}
+
 }  // namespace vsae::metrics

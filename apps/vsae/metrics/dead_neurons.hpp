@@ -1,5 +1,6 @@
-// Dead-neuron accounting from per-unit firing counts (DESIGN §6): the (t, ε) grid, and revival
-// tracking for the extra epochs (a unit dead when the schedule ended that fires again later).
+// Dead-neuron accounting from per-unit firing counts (DESIGN §6): the (t, ε) grid, revival
+// tracking for the extra epochs (a unit dead when the schedule ended that fires again later), and
+// when each unit died.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,25 @@ class RevivalTracker {
  private:
   std::vector<bool> dead_at_end_;
   std::vector<bool> revived_;
+};
+
+// When units die: the last evaluated epoch in which each unit fired. A unit's death epoch is the
+// first epoch from which it never fired again, so it can be read against the k schedule.
+class DeathTracker {
+ public:
+  static constexpr std::int32_t kNeverFired = -1;
+
+  // Records one epoch's evaluation counts (epochs in increasing order).
+  void update(std::int64_t epoch, const std::vector<std::int64_t>& counts);
+  // Per unit, after the latest update at `epoch`: its death epoch (0 for a unit that never fired),
+  // or -1 for a unit that fired in that epoch's evaluation (alive).
+  std::vector<std::int64_t> death_epochs(std::int64_t epoch) const;
+  // For checkpoints; restore() puts it back.
+  const std::vector<std::int32_t>& last_fired() const { return last_fired_; }
+  void restore(std::vector<std::int32_t> last_fired) { last_fired_ = std::move(last_fired); }
+
+ private:
+  std::vector<std::int32_t> last_fired_;  // per unit; kNeverFired before its first firing
 };
 
 }  // namespace vsae::metrics

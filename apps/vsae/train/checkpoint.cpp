@@ -55,6 +55,7 @@ void save_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, c
   for (const auto& [name, t] : model.state_tensors()) f.tensors["state." + name] = download_host(be, t);
   f.tensors["trainer.dead_at_schedule_end"] = ints(state.dead_at_schedule_end);
   f.tensors["trainer.revived"] = ints(state.revived);
+  f.tensors["trainer.last_fired"] = ints(state.last_fired);
   f.metadata["format"] = "vsae_gpu checkpoint v1";
   f.metadata["epochs_done"] = std::to_string(state.epochs_done);
   f.metadata["config_digest"] = state.config_digest;
@@ -84,6 +85,7 @@ void load_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, T
   for (const auto& [name, t] : model.state_tensors()) upload(be, f, path, "state." + name, t);
   state.dead_at_schedule_end = read_ints(f, path, "trainer.dead_at_schedule_end");
   state.revived = read_ints(f, path, "trainer.revived");
+  state.last_fired = read_ints(f, path, "trainer.last_fired");
 }
 
 }  // namespace vsae

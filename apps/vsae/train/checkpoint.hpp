@@ -15,6 +15,7 @@ struct TrainerState {
   std::int64_t epochs_done = 0;  // completed epochs; training resumes at this epoch index
   std::vector<std::int32_t> dead_at_schedule_end;  // per SAE unit (empty before the schedule ends)
   std::vector<std::int32_t> revived;               // per SAE unit
+  std::vector<std::int32_t> last_fired;            // per SAE unit: last epoch it fired in evaluation
   std::string config_digest;                       // resolved config the checkpoint was made with
 };
 

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <sstream>
+#include <cstdio>
 
 #include "apps/vsae/train/schedule.hpp"
 #include "apps/vsae/data/npz.hpp"
@@ -38,12 +38,19 @@ json mig_json(const MigResult& m) {
 
 bool finite(const LossValues& l) { return std::isfinite(l.total) && std::isfinite(l.recon) && std::isfinite(l.kl); }
 
+// The TF32 switch must be set before the model and the evaluator plan their cuDNN algorithms and
+// cuBLAS math modes, so it is applied while the backend reference is bound, ahead of both.
+Backend& with_tf32(Backend& be, bool on) {
+  be.set_tf32(on);
+  return be;
+}
+
 }  // namespace
 
 Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDataset& train,
                  data::ResidentDataset& eval, RunDirectory& out)
     : config_(config),
-      be_(be),
+      be_(with_tf32(be, config.training.tf32)),
       train_(train),
       eval_(eval),
       out_(out),
@@ -56,7 +63,6 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
   const config::TrainingConfig& t = config.training;
   adam_ = AdamHyper{static_cast<float>(t.lr), static_cast<float>(t.adam_beta1), static_cast<float>(t.adam_beta2),
                     static_cast<float>(t.adam_eps)};
-  be.set_tf32(t.tf32);
   model_.set_loss_weights(be, static_cast<float>(t.beta), static_cast<float>(t.gamma));
   const config::ControllerConfig& c = config.sparsity.controller;
   if (config.sparsity.method != SaeKind::topk) {
@@ -105,6 +111,8 @@ json Trainer::run(const TrainOptions& options) {
   if (!state_.dead_at_schedule_end.empty())
     revival.restore(std::vector<bool>(state_.dead_at_schedule_end.begin(), state_.dead_at_schedule_end.end()),
                     std::vector<bool>(state_.revived.begin(), state_.revived.end()));
+  metrics::DeathTracker deaths;
+  deaths.restore(state_.last_fired);
   progress_ = std::make_unique<Progress>(total_epochs, steps_per_epoch_, t.batch_size);
 
   const auto run_start = Clock::now();
@@ -119,8 +127,10 @@ json Trainer::run(const TrainOptions& options) {
       const std::vector<std::int64_t>& fired = last.fire_counts.front();
       if (epoch == schedule_end) revival.mark_schedule_end(metrics::never_fired(fired));
       if (epoch > schedule_end && revival.marked()) revival.update(fired);
+      deaths.update(epoch, fired);
     }
     json line = epoch_metrics(epoch, last, seconds_since(epoch_start), train_seconds);
+    progress_->epoch_done(epoch, epoch_summary(line));
     if (model_.tracks_dead()) line["revival"] = revive(epoch, total_epochs);
     line["revived"] = revival.marked() ? json(revival.revived()) : json(nullptr);
     line["dead_at_schedule_end"] = revival.marked() ? json(revival.dead_at_end()) : json(nullptr);
@@ -129,6 +139,7 @@ json Trainer::run(const TrainOptions& options) {
 
     state_.dead_at_schedule_end.assign(revival.dead_at_end_mask().begin(), revival.dead_at_end_mask().end());
     state_.revived.assign(revival.revived_mask().begin(), revival.revived_mask().end());
+    state_.last_fired = deaths.last_fired();
     const bool last_epoch = epoch + 1 == total_epochs;
     const std::int64_t every = config_.output.checkpoint_every;
     if (last_epoch || (every > 0 && (epoch + 1) % every == 0)) save(epoch + 1);
@@ -137,6 +148,13 @@ json Trainer::run(const TrainOptions& options) {
   json result = results(last, seconds_since(run_start));
   result["recovered_neurons"] = revival.marked() ? json(revival.revived()) : json(nullptr);
   result["dead_at_schedule_end"] = revival.marked() ? json(revival.dead_at_end()) : json(nullptr);
+  if (model_.has_sae()) {
+    // Per unit: the first epoch from which it never fired again on the evaluation set; null for
+    // a unit alive at the end.
+    json death = json::array();
+    for (std::int64_t e : deaths.death_epochs(total_epochs - 1)) death.push_back(e < 0 ? json(nullptr) : json(e));
+    result["death_epoch"] = death;
+  }
   out_.write_json("results.json", result);
   return result;
 }
@@ -177,9 +195,21 @@ void Trainer::train_epoch(std::int64_t epoch) {
   images_trained_ += steps_per_epoch_ * t.batch_size;
   // Read now: the evaluation pass that follows overwrites the model's loss values.
   last_train_loss_ = model_.read_losses(be_);
-  std::ostringstream summary;
-  summary << "k=" << k << "  loss " << last_train_loss_.total;
-  progress_->epoch_done(epoch, summary.str());
+}
+
+// The per-epoch progress line, from the epoch's metrics: what a user watches to see learning.
+std::string Trainer::epoch_summary(const json& line) const {
+  const json& l = line["eval_loss"];
+  char text[256];
+  int n = std::snprintf(text, sizeof text, "k=%lld  eval recon %.1f  kl %.2f  sae %.3f",
+                        static_cast<long long>(line["k"].get<std::int64_t>()), l["recon"].get<double>(),
+                        l["kl"].get<double>(), l["sae"].get<double>());
+  if (line.contains("mean_l0"))
+    n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "  L0 %.1f  dead %.1f%%",
+                       line["mean_l0"].get<double>(), 100.0 * line["dead"]["headline_dead_fraction"].get<double>());
+  std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "  MIG %.3f  %.0f img/s",
+                line["mig"]["mig"].get<double>(), line["images_per_s"].get<double>());
+  return text;
 }
 
 json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double seconds, double train_seconds) {

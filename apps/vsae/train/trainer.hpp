@@ -35,6 +35,7 @@ class Trainer {
  private:
   void train_epoch(std::int64_t epoch);
   nlohmann::json epoch_metrics(std::int64_t epoch, const EvalResult& eval, double seconds, double train_seconds);
+  std::string epoch_summary(const nlohmann::json& line) const;
   nlohmann::json revive(std::int64_t epoch, std::int64_t total_epochs);  // revival.method != none
   void save(std::int64_t epochs_done);
   nlohmann::json results(const EvalResult& last, double seconds) const;
