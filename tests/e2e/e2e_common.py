@@ -55,3 +55,74 @@ def check(condition, message):
     if not condition:
         print("FAILED: " + message)
         sys.exit(1)
+
+
+# ---- CUDA end-to-end tests -------------------------------------------------------------------
+
+# What the binary prints when a "cuda" device was asked for and no GPU is usable (Backend::make_cuda,
+# cuda_usable): the CUDA tests skip on those and fail on anything else.
+NO_CUDA_MARKERS = ("was requested but", "no usable CUDA", "no CUDA device", "no CUDA backend",
+                   "no NVIDIA driver")
+
+
+def expect_cuda():
+    """VSAE_EXPECT_CUDA is set (not "" or "0"): a GPU run, where a CUDA test that cannot run fails."""
+    return os.environ.get("VSAE_EXPECT_CUDA", "") not in ("", "0")
+
+
+def skip_or_fail(reason):
+    """A CUDA test that cannot run: skipped (77), or failed under VSAE_EXPECT_CUDA=1."""
+    if expect_cuda():
+        print("FAILED: VSAE_EXPECT_CUDA is set but " + reason)
+        sys.exit(1)
+    print("SKIPPED: " + reason)
+    sys.exit(SKIP)
+
+
+def require_cuda():
+    """Returns when the binary can train on a GPU here, else skip_or_fail. The probe is a tiny run
+    on --device cuda (seconds on a GPU, an immediate error without one), so it needs nothing
+    beside the binary; a probe that fails for any other reason is a failure, never a skip."""
+    work = tempdir()
+    cfg = tiny_config(os.path.join(work, "probe"), **{
+        "device": "cuda", "dataset.subset": 64, "training.epochs": 1, "training.extra_epochs": 0,
+        "sparsity.schedule": {"start": 16, "end": 16, "epochs": 1}, "evaluation.samples": 64})
+    r = run(["--json", write_config(work, cfg, "probe.json")], timeout=600)
+    if r.returncode == 0:
+        return
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    last = lines[-1] if lines else f"exit code {r.returncode}"
+    if any(marker in r.stderr for marker in NO_CUDA_MARKERS):
+        skip_or_fail("no usable GPU: " + last)
+    print("FAILED: a tiny run on --device cuda failed for a reason other than a missing GPU:\n" + r.stderr)
+    sys.exit(1)
+
+
+def cpu_threads():
+    """OpenMP threads for a CPU reference run beside a CUDA one (the GPU machine has more cores)."""
+    return str(max(2, min(os.cpu_count() or 2, 16)))
+
+
+TIMING_KEYS = ("wall_s", "train_s", "images_per_s")
+
+
+def metrics_lines(directory):
+    """metrics.jsonl without its timings (which differ between runs)."""
+    with open(os.path.join(directory, "metrics.jsonl")) as f:
+        lines = [json.loads(line) for line in f]
+    for line in lines:
+        for key in TIMING_KEYS:
+            line.pop(key, None)
+    return lines
+
+
+def checkpoint_tensors(path):
+    """A safetensors checkpoint's tensor table and data bytes, without its metadata (which holds
+    the config digest, so two runs whose configs differ in, say, training.cuda_graph differ there)."""
+    import struct
+    with open(path, "rb") as f:
+        blob = f.read()
+    (size,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + size])
+    header.pop("__metadata__", None)
+    return header, blob[8 + size:]
