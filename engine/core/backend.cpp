@@ -1,9 +1,12 @@
 // Device selection and the memory operations every backend offers.
 #include "engine/core/backend.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <sstream>
-#include <thread>
+#include <utility>
+
+#include "engine/core/cuda_probe.hpp"
 
 #if VSAE_HAVE_CUDA
 #include "engine/core/cuda_context.hpp"
@@ -25,30 +28,63 @@ DeviceChoice parse_device_choice(const std::string& text) {
   throw Error("device must be one of auto, cpu, cuda; got '" + text + "'");
 }
 
+#if VSAE_HAVE_CUDA
+namespace {
+
+// Tries device 0 as CudaContext will use it, so that a GPU another process holds in
+// exclusive-process mode, one without free memory, or a missing cuDNN sub-library shows here and
+// not halfway through make_cuda. Returns what failed, or "".
+std::string try_device_zero() {
+  cudaError_t err = cudaSetDevice(0);
+  if (err == cudaSuccess) err = cudaFree(nullptr);  // creates the device's primary context
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();  // not a sticky error: later queries must not see it
+    return std::string("creating a context: ") + cudaGetErrorString(err);
+  }
+  // cuDNN 9 loads its sub-libraries on demand; these checks load the ones the convolutions need.
+  const std::pair<const char*, cudnnStatus_t (*)()> sublibraries[] = {
+      {"cudnnGraphVersionCheck", cudnnGraphVersionCheck},
+      {"cudnnOpsVersionCheck", cudnnOpsVersionCheck},
+      {"cudnnCnnVersionCheck", cudnnCnnVersionCheck}};
+  for (const auto& [name, check] : sublibraries) {
+    const cudnnStatus_t status = check();
+    if (status != CUDNN_STATUS_SUCCESS)
+      return std::string(name) + ": " + detail::cudnn_error_detail(status);
+  }
+  cudnnHandle_t handle = nullptr;
+  const cudnnStatus_t status = cudnnCreate(&handle);
+  if (status != CUDNN_STATUS_SUCCESS) return "cudnnCreate: " + detail::cudnn_error_detail(status);
+  if (cudnnDestroy(handle) != CUDNN_STATUS_SUCCESS) return "cudnnDestroy failed";
+  return "";
+}
+
+CudaProbe probe_cuda() {
+  CudaProbe probe;
+  cudaDriverGetVersion(&probe.driver_version);
+  cudaRuntimeGetVersion(&probe.runtime_version);
+  const cudaError_t err = cudaGetDeviceCount(&probe.device_count);
+  if (err != cudaSuccess) {
+    probe.count_error = cudaGetErrorString(err);
+    (void)cudaGetLastError();
+    return probe;
+  }
+  if (probe.device_count > 0) probe.open_error = try_device_zero();
+  return probe;
+}
+
+}  // namespace
+#endif
+
 bool cuda_usable(std::string* why_not) {
 #if VSAE_HAVE_CUDA
-  int count = 0;
-  cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess || count == 0) {
-    if (why_not)
-      *why_not = err == cudaSuccess ? "no CUDA device found"
-                                    : std::string("no usable CUDA device: ") + cudaGetErrorString(err);
-    (void)cudaGetLastError();  // clear the sticky error for later queries
-    return false;
-  }
-  int driver = 0, runtime = 0;
-  cudaDriverGetVersion(&driver);
-  cudaRuntimeGetVersion(&runtime);
-  if (driver < runtime) {
-    if (why_not) {
-      std::ostringstream os;
-      os << "the CUDA driver (version " << driver << ") is older than the runtime this build uses ("
-         << runtime << "); update the NVIDIA driver";
-      *why_not = os.str();
-    }
-    return false;
-  }
-  return true;
+  // The machine does not change while we run: probe once, and warn once.
+  static const CudaVerdict verdict = [] {
+    CudaVerdict v = judge_cuda_probe(probe_cuda());
+    if (!v.warning.empty()) std::fprintf(stderr, "vsae_gpu: warning: %s\n", v.warning.c_str());
+    return v;
+  }();
+  if (!verdict.usable && why_not) *why_not = verdict.reason;
+  return verdict.usable;
 #else
   if (why_not) *why_not = "this build has no CUDA backend (configured with VSAE_CUDA=OFF)";
   return false;
@@ -75,14 +111,24 @@ std::unique_ptr<Backend> Backend::make_cuda(int device_index) {
 
 std::unique_ptr<Backend> Backend::create(DeviceChoice choice, std::ostream* log) {
   std::unique_ptr<Backend> backend;
-  std::string why;
   if (choice == DeviceChoice::cpu) {
     backend = make_cpu();
-  } else if (choice == DeviceChoice::cuda || cuda_usable(&why)) {
+  } else if (choice == DeviceChoice::cuda) {
     backend = make_cuda();
   } else {
-    backend = make_cpu();
-    if (log) *log << "vsae_gpu: device auto: " << why << "; using the CPU backend\n";
+    std::string why;
+    if (cuda_usable(&why)) {
+      // A usable device can still fail to start (memory taken meanwhile, a library error).
+      try {
+        backend = make_cuda();
+      } catch (const Error& e) {
+        why = std::string("the CUDA backend failed to start: ") + e.what();
+      }
+    }
+    if (!backend) {
+      backend = make_cpu();
+      if (log) *log << "vsae_gpu: device auto: " << why << "; using the CPU backend\n";
+    }
   }
   if (log) *log << "vsae_gpu: backend " << backend->name() << "\n";
   return backend;

@@ -7,7 +7,9 @@
 #include <cudnn.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <type_traits>
 
 #include "engine/core/device_buffer.hpp"
 
@@ -22,10 +24,10 @@ class CudaContext {
 
   int device_index() const { return device_index_; }
   const cudaDeviceProp& props() const { return props_; }
-  cudaStream_t stream() const { return stream_; }
+  cudaStream_t stream() const { return stream_.get(); }
   // Bound to stream(); never call cublasSetStream on it, which would also drop its workspace.
-  cublasHandle_t cublas() const { return cublas_; }
-  cudnnHandle_t cudnn() const { return cudnn_; }
+  cublasHandle_t cublas() const { return cublas_.get(); }
+  cudnnHandle_t cudnn() const { return cudnn_.get(); }
 
   // Scratch memory ordered on this stream: valid until the next call. It grows only outside
   // stream capture; ops size their needs at plan time with reserve_scratch so steps never grow it.
@@ -37,12 +39,27 @@ class CudaContext {
   void synchronize() const;
 
  private:
+  // Owning handles; their deleters only log. Each handle type is a pointer to an opaque struct.
+  struct StreamDeleter {
+    void operator()(cudaStream_t stream) const noexcept;
+  };
+  struct CublasDeleter {
+    void operator()(cublasHandle_t handle) const noexcept;
+  };
+  struct CudnnDeleter {
+    void operator()(cudnnHandle_t handle) const noexcept;
+  };
+  template <class Handle, class Deleter>
+  using Owned = std::unique_ptr<std::remove_pointer_t<Handle>, Deleter>;
+
+  // Members are destroyed in reverse order, and a constructor that throws destroys those already
+  // made: the handles go before the workspace cuBLAS uses and before the stream they are bound to.
   int device_index_ = 0;
   cudaDeviceProp props_{};
-  cudaStream_t stream_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
-  cudnnHandle_t cudnn_ = nullptr;
+  Owned<cudaStream_t, StreamDeleter> stream_;
   DeviceBuffer<std::byte> cublas_workspace_;
+  Owned<cublasHandle_t, CublasDeleter> cublas_;
+  Owned<cudnnHandle_t, CudnnDeleter> cudnn_;
   DeviceBuffer<std::byte> scratch_;
 };
 

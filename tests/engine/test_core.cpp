@@ -1,11 +1,19 @@
 // Core types: shapes, storage views, arena planning, Philox known answers, device selection.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "engine/core/backend.hpp"
+#include "engine/core/cuda_probe.hpp"
 #include "engine/core/philox.hpp"
 #include "engine/core/storage.hpp"
 #include "tests/support/backends.hpp"
 #include "tests/support/compare.hpp"
+
+#if VSAE_HAVE_CUDA
+#include "engine/core/cuda_check.hpp"
+#include "engine/core/cuda_context.hpp"
+#endif
 
 namespace vsae {
 namespace {
@@ -79,6 +87,130 @@ TEST(Core, CudaRequestFailsClearlyWithoutGpu) {
   }
   EXPECT_EQ(Backend::create(DeviceChoice::automatic)->device(), Device::cpu);
 }
+
+TEST(Core, DeviceAutoSaysWhyItUsesTheCpu) {
+  if (test::cuda_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  std::ostringstream log;
+  EXPECT_EQ(Backend::create(DeviceChoice::automatic, &log)->device(), Device::cpu);
+  EXPECT_NE(
+      log.str().find("device auto: " + test::cuda_unavailable_reason() + "; using the CPU backend"),
+      std::string::npos)
+      << log.str();
+}
+
+constexpr int kCuda13 = 13000;
+
+TEST(CudaProbe, NoDriverSaysSoPlainly) {
+  // What a machine without the NVIDIA driver reports: driver version 0 and a misleading error.
+  for (const char* error : {"CUDA driver version is insufficient for CUDA runtime version",
+                            "no CUDA-capable device is detected"}) {
+    const CudaVerdict v = judge_cuda_probe(CudaProbe{0, kCuda13, error, 0, ""});
+    EXPECT_FALSE(v.usable);
+    EXPECT_EQ(v.reason, "no NVIDIA driver or GPU was found");
+  }
+}
+
+TEST(CudaProbe, DriverTooOldForTheRuntimeNamesBothVersions) {
+  const CudaVerdict v = judge_cuda_probe(CudaProbe{
+      12040, kCuda13, "CUDA driver version is insufficient for CUDA runtime version", 0, ""});
+  EXPECT_FALSE(v.usable);
+  EXPECT_NE(v.reason.find("supports CUDA 12.4"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("CUDA 13.0 runtime"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("update the driver"), std::string::npos) << v.reason;
+}
+
+TEST(CudaProbe, OlderDriverThatOpensTheDeviceOnlyWarns) {
+  // CUDA minor-version compatibility: a 13.0 driver runs a 13.1 runtime.
+  const CudaVerdict v = judge_cuda_probe(CudaProbe{13000, 13010, "", 1, ""});
+  EXPECT_TRUE(v.usable);
+  EXPECT_TRUE(v.reason.empty());
+  EXPECT_NE(v.warning.find("supports CUDA 13.0"), std::string::npos) << v.warning;
+  EXPECT_NE(v.warning.find("minor-version compatibility"), std::string::npos) << v.warning;
+}
+
+TEST(CudaProbe, MatchingDriverIsUsableWithoutWarning) {
+  const CudaVerdict v = judge_cuda_probe(CudaProbe{13020, kCuda13, "", 2, ""});
+  EXPECT_TRUE(v.usable);
+  EXPECT_TRUE(v.warning.empty()) << v.warning;
+}
+
+TEST(CudaProbe, DeviceThatCannotBeOpenedIsNotUsable) {
+  // An exclusive-process GPU held by another process fails when the context is created.
+  const CudaVerdict busy = judge_cuda_probe(
+      CudaProbe{13020, kCuda13, "", 1,
+                "creating a context: CUDA-capable device(s) is/are busy or unavailable"});
+  EXPECT_FALSE(busy.usable);
+  EXPECT_EQ(busy.reason,
+            "CUDA device 0 cannot be used: creating a context: CUDA-capable device(s) is/are busy "
+            "or unavailable");
+  const CudaVerdict no_cnn = judge_cuda_probe(CudaProbe{
+      13020, kCuda13, "", 1, "cudnnCnnVersionCheck: CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED"});
+  EXPECT_FALSE(no_cnn.usable);
+  EXPECT_NE(no_cnn.reason.find("cudnnCnnVersionCheck"), std::string::npos) << no_cnn.reason;
+}
+
+TEST(CudaProbe, OtherFailuresKeepTheRuntimeMessage) {
+  const CudaVerdict none = judge_cuda_probe(CudaProbe{13020, kCuda13, "", 0, ""});
+  EXPECT_FALSE(none.usable);
+  EXPECT_EQ(none.reason, "no CUDA device found");
+  const CudaVerdict hidden =
+      judge_cuda_probe(CudaProbe{13020, kCuda13, "no CUDA-capable device is detected", 0, ""});
+  EXPECT_FALSE(hidden.usable);
+  EXPECT_EQ(hidden.reason, "no usable CUDA device: no CUDA-capable device is detected");
+}
+
+TEST(CudaProbe, VersionStrings) {
+  EXPECT_EQ(cuda_version_string(12040), "12.4");
+  EXPECT_EQ(cuda_version_string(13000), "13.0");
+  EXPECT_EQ(cuda_version_string(12090), "12.9");
+}
+
+#if VSAE_HAVE_CUDA
+// Needs cuDNN's library but no GPU: descriptors live on the host.
+TEST(CudaCheck, CudnnErrorsCarryCudnnsOwnMessage) {
+  cudnnTensorDescriptor_t desc = nullptr;
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc));
+  try {
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, -1, 2, 3, 4));
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    // The status name, then cuDNN's account of the failed check in parentheses.
+    EXPECT_NE(what.find("CUDNN_STATUS_BAD_PARAM ("), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  CUDNN_CHECK(cudnnDestroyTensorDescriptor(desc));
+}
+
+TEST(CudaCheck, CaughtCudaErrorIsNotReportedAgain) {
+  VSAE_REQUIRE_CUDA();
+  test::cuda();
+  void* p = nullptr;
+  EXPECT_THROW(CUDA_CHECK(cudaMalloc(&p, std::size_t{1} << 62)), Error);
+  // The next launch check belongs to unrelated work: it must not see the failed allocation.
+  EXPECT_NO_THROW(CUDA_CHECK_LAUNCH());
+}
+
+TEST(CudaCheck, ContextsReleaseTheirMemory) {
+  VSAE_REQUIRE_CUDA();
+  const auto free_bytes = [] {
+    std::size_t free = 0, total = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return free;
+  };
+  { CudaContext warm_up(0); }
+  const std::size_t before = free_bytes();
+  for (int i = 0; i < 3; ++i) {
+    CudaContext ctx(0);
+    ctx.reserve_scratch(std::size_t{16} << 20);
+    CUDA_CHECK(cudaMemsetAsync(ctx.scratch(std::size_t{16} << 20), 0, std::size_t{16} << 20,
+                               ctx.stream()));
+  }
+  // Each context holds a 32 MiB cuBLAS workspace and 16 MiB of scratch; allow for the driver's
+  // allocation granularity only.
+  EXPECT_LE(before, free_bytes() + (std::size_t{8} << 20));
+}
+#endif
 
 TEST(Core, GuardedTensorDetectsOverrun) {
   test::GuardedTensor g(test::cpu(), Shape{5});
