@@ -1,7 +1,7 @@
 // Launch geometry shared by the hand-written kernels. Column tiling serves the column-reducing
 // kernels (sparsifier forward/backward, firing statistics, MIG ranges): a CTA owns 32 columns of a
 // row range, so per-column results are reduced on chip and leave the CTA once, in an order fixed
-// by the sizes alone.
+// by the sizes alone (kernels/column_split.hpp), whatever the GPU.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,9 +9,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "engine/core/check.hpp"
 #include "engine/core/cuda_check.hpp"
+#include "kernels/column_split.hpp"
 
 namespace vsae::cuda_kernels {
 
@@ -24,18 +28,17 @@ inline unsigned int elementwise_blocks(std::int64_t count) {
       std::clamp<std::int64_t>((count + kElementwiseThreads - 1) / kElementwiseThreads, 1, kMaxBlocks));
 }
 
-constexpr int kTileCols = 32;  // one warp across the columns: coalesced 128-byte row segments
-constexpr int kTileRows = 8;   // warps per CTA, each walking its own rows
-
-struct ColumnTiling {
-  int col_blocks = 1;
-  int splits = 1;  // row ranges, gridDim.y
-  std::int64_t rows_per_split = 0;
+struct ColumnTiling : ColumnSplit {
   dim3 grid() const {
     return dim3(static_cast<unsigned>(col_blocks), static_cast<unsigned>(splits));
   }
   dim3 block() const { return dim3(kTileCols, kTileRows); }
 };
+
+inline ColumnTiling column_tiling(std::int64_t rows, std::int64_t cols,
+                                  std::int64_t min_rows = 64) {
+  return ColumnTiling{column_split(rows, cols, min_rows)};
+}
 
 inline int current_sm_count() {
   int device = 0, sms = 0;
@@ -44,25 +47,22 @@ inline int current_sm_count() {
   return sms;
 }
 
-// Enough CTAs to keep every SM streaming (8 resident CTAs of 256 threads each), but at least
-// `min_rows` rows per split so per-CTA reductions stay cheap next to the rows they cover.
-inline ColumnTiling column_tiling(std::int64_t rows, std::int64_t cols,
-                                  std::int64_t min_rows = 64) {
-  ColumnTiling t;
-  t.col_blocks = static_cast<int>((cols + kTileCols - 1) / kTileCols);
-  const std::int64_t target_ctas = 8 * static_cast<std::int64_t>(current_sm_count());
-  const std::int64_t want = std::max<std::int64_t>(1, target_ctas / t.col_blocks);
-  const std::int64_t most = std::max<std::int64_t>(1, (rows + min_rows - 1) / min_rows);
-  std::int64_t splits = std::min({want, most, std::int64_t{65535}});
-  t.rows_per_split = std::max<std::int64_t>(1, (rows + splits - 1) / splits);
-  t.splits =
-      static_cast<int>(std::max<std::int64_t>(1, (rows + t.rows_per_split - 1) / t.rows_per_split));
-  return t;
+namespace detail {
+// The dynamic shared memory each kernel has been opened up to, per device.
+struct SmemLimits {
+  std::mutex mutex;
+  std::map<std::pair<int, const void*>, std::size_t> bytes;
+};
+inline SmemLimits& smem_limits() {
+  static SmemLimits limits;
+  return limits;
 }
+}  // namespace detail
 
 // Lets `kernel` launch with `bytes` of dynamic shared memory. Past the 48 KiB that static and
 // dynamic shared memory may use together by default, it opts in up to the device's limit, or
-// throws naming `what`.
+// throws naming `what`. The limit only ever rises: a captured graph node launched with more keeps
+// relying on it after a smaller eager launch of the same kernel (AuxK Top-k after the main one).
 template <class Kernel>
 void allow_dynamic_smem(Kernel* kernel, std::size_t bytes, const char* what) {
   cudaFuncAttributes attributes{};
@@ -75,8 +75,13 @@ void allow_dynamic_smem(Kernel* kernel, std::size_t bytes, const char* what) {
   VSAE_CHECK(
       total <= static_cast<std::size_t>(optin),
       what << " needs " << total << " bytes of shared memory per CTA, the GPU allows " << optin);
+  detail::SmemLimits& limits = detail::smem_limits();
+  std::lock_guard<std::mutex> lock(limits.mutex);
+  std::size_t& allowed = limits.bytes[{device, reinterpret_cast<const void*>(kernel)}];
+  if (bytes <= allowed) return;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   static_cast<int>(bytes)));
+  allowed = bytes;
 }
 
 }  // namespace vsae::cuda_kernels
