@@ -173,6 +173,8 @@ static __global__ void __launch_bounds__(THREADS)
         const unsigned prior = running + before[e];
         const unsigned gt_before = prior & 0xFFFFu, eq_before = prior >> 16;
         const bool kept = (flags[e] & 1u) || ((flags[e] >> 16) && eq_before < take_eq);
+        // This is z + b itself: keys decode exactly, but for −0 (as +0, which max(z, 0) makes 0
+        // anyway) and NaN (as 0x7FFFFFFF, the one NaN a GPU's single-precision add returns).
         const float z = ordered_key_value(v[e]);
         out[e] = kept && !(z <= 0.0f) ? z : 0.0f;
         if (kept) {

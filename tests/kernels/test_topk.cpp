@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <sstream>
 
+#include "engine/graph/step_graph.hpp"
 #include "engine/ops/topk.hpp"
 #include "tests/kernels/sparsify_cases.hpp"
 #include "tests/support/backends.hpp"
@@ -212,6 +214,80 @@ TEST(Topk, CpuNanRanksAboveInfinity) {
 TEST(Topk, CudaNanRanksAboveInfinity) {
   VSAE_REQUIRE_CUDA();
   check_nan_policy(test::cuda());
+}
+
+float float_from_bits(std::uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+std::uint32_t bits_of(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+// Rows mixing NaNs of either sign and several payloads (quiet and signalling) with finite values,
+// ±Inf and ties, in the widths of both load paths (W % 4 == 0 is vectorised).
+TEST(Topk, CudaMatchesCpuOnNan) {
+  VSAE_REQUIRE_CUDA();
+  const float nans[] = {float_from_bits(0x7FC00000u), float_from_bits(0xFFC00000u),
+                        float_from_bits(0x7FC12345u), float_from_bits(0x7F800001u)};
+  for (std::int64_t width : {40, 37, 600}) {
+    const std::int64_t batch = 9;
+    const std::vector<float> bias = test::case_bias(width, 21);
+    std::vector<float> z_pre = test::case_z_pre(batch, width, bias, 22);
+    for (std::size_t i = 0; i < z_pre.size(); ++i)
+      if (i % 7 == 3) z_pre[i] = nans[i % 4];
+    for (std::int64_t k : {std::int64_t{1}, std::int64_t{5}, width / 2, width}) {
+      SCOPED_TRACE(testing::Message() << "W " << width << " k " << k);
+      const auto kk = static_cast<std::int32_t>(k);
+      const TopkOutputs ref = run_topk(test::cpu(), batch, width, kk, k, z_pre, bias, 0.0f);
+      const TopkOutputs got = run_topk(test::cuda(), batch, width, kk, k, z_pre, bias, 0.0f);
+      expect_same(ref, got);
+      // A kept NaN is z + b as the GPU computes it: every single-precision operation on a NaN
+      // returns 0x7FFFFFFF there (the CPU keeps the input's sign and payload).
+      for (float v : got.a)
+        if (std::isnan(v)) {
+          EXPECT_EQ(bits_of(v), 0x7FFFFFFFu);
+        }
+    }
+  }
+}
+
+// allow_dynamic_smem only raises a kernel's limit: a captured Top-k over a wide row (64 KiB of
+// keys) still replays after an eager one over a narrower row (52 KiB) of the same kernel.
+TEST(Topk, CudaGraphSurvivesASmallerLaunchOfTheSameKernel) {
+  VSAE_REQUIRE_CUDA();
+  Backend& be = test::cuda();
+  const std::int64_t batch = 3, wide = 16384, narrow = 13000;
+  const std::vector<float> wide_bias = test::case_bias(wide, 31);
+  const std::vector<float> wide_z = test::case_z_pre(batch, wide, wide_bias, 32);
+  const std::vector<float> narrow_bias = test::case_bias(narrow, 33);
+  const std::vector<float> narrow_z = test::case_z_pre(batch, narrow, narrow_bias, 34);
+  test::GuardedTensor zw(be, Shape{batch, wide}), bw(be, Shape{wide}), aw(be, Shape{batch, wide});
+  test::GuardedTensor zn(be, Shape{batch, narrow}), bn(be, Shape{narrow}),
+      an(be, Shape{batch, narrow}), k(be, Shape{1}, DType::i32);
+  zw.upload(wide_z);
+  bw.upload(wide_bias);
+  zn.upload(narrow_z);
+  bn.upload(narrow_bias);
+  k.upload(std::vector<std::int32_t>{100});
+  const auto wide_step = [&] {
+    topk_forward(be, zw, bw, k, aw, Tensor(), Tensor(), ActivityCounters{});
+  };
+  StepGraph graph(be, true);
+  graph.run(wide_step);  // warm-up, eager
+  graph.run(wide_step);  // captured, then launched
+  be.zero(aw);
+  topk_forward(be, zn, bn, k, an, Tensor(), Tensor(), ActivityCounters{});
+  graph.run(wide_step);  // replayed
+  be.synchronize();
+  EXPECT_EQ(graph.captures(), 1);
+  EXPECT_EQ(aw.download<float>(), oracle_topk(batch, wide, 100, 100, wide_z, wide_bias, 0.0f).a);
+  EXPECT_EQ(an.download<float>(),
+            oracle_topk(batch, narrow, 100, 100, narrow_z, narrow_bias, 0.0f).a);
 }
 
 TEST(Topk, OptionalOutputsMayBeOmitted) {
