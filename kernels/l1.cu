@@ -97,7 +97,10 @@ static __global__ void sparsity_controller_kernel(float* coef, const std::int32_
   if (target <= 0) return;
   const float k = static_cast<float>(target);
   const float l0 = static_cast<float>(*batch_active) / static_cast<float>(batch_rows);
-  *coef = fminf(fmaxf(*coef * expf(eta * (l0 - k) / k), lo), hi);
+  const float next = *coef * expf(eta * (l0 - k) / k);
+  // std::clamp's comparisons, as in the CPU twin: a NaN coefficient stays NaN and shows the
+  // divergence, where fmaxf would quietly reset it to lo.
+  *coef = next < lo ? lo : (hi < next ? hi : next);
 }
 
 std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width) {
@@ -112,12 +115,10 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, std::in
   VSAE_CHECK(z_pre && bias && a, "l1_forward: null tensor");
   VSAE_CHECK(batch >= 0 && width >= 1, "l1_forward: bad size (" << batch << ", " << width << ")");
   VSAE_CHECK(!penalty || (lambda && scratch), "l1_forward: the penalty needs lambda and scratch");
+  VSAE_CHECK(!penalty || batch >= 1, "l1_forward: the penalty λ·Σa/B needs B >= 1");
   VSAE_CHECK(eps >= 0.0f, "l1_forward: eps must be >= 0, got " << eps);
   if (batch_active) CUDA_CHECK(cudaMemsetAsync(batch_active, 0, sizeof(std::int32_t), stream));
-  if (batch == 0) {
-    if (penalty) CUDA_CHECK(cudaMemsetAsync(penalty, 0, sizeof(float), stream));
-    return;
-  }
+  if (batch == 0) return;
   const ColumnTiling t = column_tiling(batch, width);
   float* partial = penalty ? scratch : nullptr;
   if (tau)

@@ -14,7 +14,8 @@ std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width);
 
 // z_pre, a: (B, W); bias: (W); tau: (1) on the device, or null for a = ReLU(z_pre + b), else
 // a = max(z_pre + b − τ, 0). fire_count: (W) or null, += per column #(a > eps); batch_active: (1)
-// or null, = #(a > eps). penalty: (1) or null, = λ·Σa / B with λ = *lambda (fixed-order sum).
+// or null, = #(a > eps). penalty: (1) or null, = λ·Σa / B with λ = *lambda (fixed-order sum;
+// needs B >= 1).
 // scratch: l1_forward_scratch_floats(B, W) floats on the device (unused without penalty).
 void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
                 std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,

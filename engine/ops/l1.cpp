@@ -38,6 +38,8 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   if (penalty.defined()) {
     check_scalar(be, penalty, DType::f32, "l1_forward: penalty");
     check_scalar(be, lambda, DType::f32, "l1_forward: lambda");
+    // The penalty is a mean over rows: undefined for none (the CPU would give NaN, the GPU 0).
+    VSAE_CHECK(batch >= 1, op << ": the penalty λ·Σa/B needs a batch of at least one row");
   }
   check_activity_counters(be, counters, width, op);
   const float* tau_data = tau.defined() ? tau.ptr<float>() : nullptr;

@@ -10,7 +10,7 @@ namespace vsae {
 
 // z_pre, a: f32 (B, W); bias: f32 (W); a = max(z_pre + b, 0).
 // lambda: f32 (1); penalty: f32 (1) or undefined: penalty = λ·(1/B)·Σ_{n,j} a[n][j]
-// (deterministic reduction order).
+// (deterministic reduction order; B >= 1).
 void l1_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& lambda,
                 const Tensor& a, const Tensor& penalty, const ActivityCounters& counters);
 

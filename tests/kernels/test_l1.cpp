@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/ops/l1.hpp"
 #include "tests/kernels/sparsify_cases.hpp"
@@ -77,6 +78,52 @@ TEST_P(L1Backends, CudaMatchesCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Table, L1Backends, ::testing::ValuesIn(test::shape_table()),
                          test::shape_case_name);
+
+// NaN in z reaches a and the penalty on both backends (it counts as neither firing nor zero).
+TEST(L1, CudaMatchesCpuOnNan) {
+  VSAE_REQUIRE_CUDA();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const test::ShapeCase c : {test::ShapeCase{9, 40}, test::ShapeCase{300, 37}}) {
+    SCOPED_TRACE(testing::Message() << "B" << c.batch << "_W" << c.width);
+    const std::vector<float> bias = test::case_bias(c.width, 41);
+    std::vector<float> z_pre = test::case_z_pre(c.batch, c.width, bias, 42);
+    for (std::size_t i = 0; i < z_pre.size(); i += 11) z_pre[i] = i % 2 ? nan : -nan;
+    for (bool prox : {false, true}) {
+      SCOPED_TRACE(prox ? "prox" : "relu");
+      const L1Outputs ref = run_l1(test::cpu(), prox, c.batch, c.width, z_pre, bias, 0.3f, 0.0f);
+      expect_same(ref, run_l1(test::cuda(), prox, c.batch, c.width, z_pre, bias, 0.3f, 0.0f));
+      if (!prox) {
+        EXPECT_TRUE(std::isnan(ref.penalty[0]));
+      }
+    }
+  }
+}
+
+// λ·Σa/B has no value for B = 0; both backends refuse it rather than return NaN or 0. Without
+// the penalty an empty batch is fine.
+void check_empty_batch(Backend& be) {
+  const std::vector<float> bias{0.5f, -1.0f, 2.0f};
+  try {
+    run_l1(be, false, 0, 3, {}, bias, 0.1f, 0.0f);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("l1_forward: the penalty λ·Σa/B needs a batch of at least "
+                                         "one row"),
+              std::string::npos)
+        << e.what();
+  }
+  const L1Outputs prox = run_l1(be, true, 0, 3, {}, bias, 0.1f, 0.0f);
+  EXPECT_EQ(prox.active, 0);
+  EXPECT_EQ(prox.fire, (std::vector<std::int32_t>{0, 1, 2}));
+}
+
+TEST(L1, CpuRejectsPenaltyOfEmptyBatch) {
+  check_empty_batch(test::cpu());
+}
+TEST(L1, CudaRejectsPenaltyOfEmptyBatch) {
+  VSAE_REQUIRE_CUDA();
+  check_empty_batch(test::cuda());
+}
 
 // The CPU twin on a hand-checkable case.
 TEST(L1, CpuForwardByHand) {
@@ -207,6 +254,25 @@ TEST(SparsityController, RejectsBadClamps) {
   EXPECT_THROW(
       sparsity_controller_update(be, c, act, target, 64, SparsityControl{0.1f, 2.0f, 1.0f}), Error);
   EXPECT_THROW(sparsity_controller_update(be, c, act, target, 0, SparsityControl{}), Error);
+}
+
+// A NaN coefficient stays NaN (std::clamp semantics) so a diverged controller shows, rather than
+// being reset to lo; ±Inf is clamped.
+void check_nonfinite_coefficient(Backend& be) {
+  const SparsityControl control{0.05f, 1e-4f, 10.0f};
+  EXPECT_TRUE(
+      std::isnan(control_step(be, std::numeric_limits<float>::quiet_NaN(), 3200, 50, 64, control)));
+  EXPECT_EQ(control_step(be, std::numeric_limits<float>::infinity(), 3200, 50, 64, control), 10.0f);
+  EXPECT_EQ(control_step(be, -std::numeric_limits<float>::infinity(), 3200, 50, 64, control),
+            1e-4f);
+}
+
+TEST(SparsityController, CpuKeepsNanCoefficient) {
+  check_nonfinite_coefficient(test::cpu());
+}
+TEST(SparsityController, CudaKeepsNanCoefficient) {
+  VSAE_REQUIRE_CUDA();
+  check_nonfinite_coefficient(test::cuda());
 }
 
 TEST(SparsityController, CudaMatchesCpu) {
