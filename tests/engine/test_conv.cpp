@@ -15,6 +15,10 @@
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
 
+#if VSAE_HAVE_CUDA
+#include "engine/backends/cuda/conv_algorithms.hpp"
+#endif
+
 namespace vsae {
 namespace {
 
@@ -412,6 +416,72 @@ TEST_P(ConvBackends, CudaMatchesCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvBackends, ::testing::ValuesIn(backend_cases()), case_name);
+
+// Deterministic algorithms come first, so the model's layers give the same bits on every run.
+class ConvCudaDeterminism : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvCudaDeterminism, RepeatedRunsAreBitIdentical) {
+  VSAE_REQUIRE_CUDA();
+  const ConvCase& c = GetParam();
+  SCOPED_TRACE(::testing::Message() << c);
+  const ConvData d = make_data(c);
+  const ConvResult first = run(test::cuda(), c, d);
+  const ConvResult second = run(test::cuda(), c, d);
+  EXPECT_EQ(first.y, second.y);
+  EXPECT_EQ(first.dx, second.dx);
+  EXPECT_EQ(first.dw, second.dw);
+}
+
+INSTANTIATE_TEST_SUITE_P(ModelLayers, ConvCudaDeterminism, ::testing::ValuesIn(model_layers(16)),
+                         case_name);
+
+#if VSAE_HAVE_CUDA
+// The candidate order is host logic on cuDNN's types: it runs without a GPU.
+TEST(ConvCudaAlgorithms, DeterministicCandidatesComeFirstInHeuristicOrder) {
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  const auto perf_of = [](cudnnConvolutionBwdFilterAlgo_t algo, cudnnStatus_t status,
+                          cudnnDeterminism_t determinism) {
+    Perf p{};
+    p.algo = algo;
+    p.status = status;
+    p.determinism = determinism;
+    return p;
+  };
+  const Perf perf[] = {
+      perf_of(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0, CUDNN_STATUS_SUCCESS, CUDNN_NON_DETERMINISTIC),
+      perf_of(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT, CUDNN_STATUS_NOT_SUPPORTED,
+              CUDNN_DETERMINISTIC),
+      perf_of(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, CUDNN_STATUS_SUCCESS, CUDNN_DETERMINISTIC),
+      perf_of(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3, CUDNN_STATUS_SUCCESS, CUDNN_NON_DETERMINISTIC),
+      perf_of(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED, CUDNN_STATUS_SUCCESS,
+              CUDNN_DETERMINISTIC),
+      // Past `returned`: ignored.
+      perf_of(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING, CUDNN_STATUS_SUCCESS,
+              CUDNN_DETERMINISTIC),
+  };
+  const auto candidates = cuda::rank_candidates(
+      perf, 5, [](cudnnConvolutionBwdFilterAlgo_t algo) { return std::size_t{100} * algo; });
+  ASSERT_EQ(candidates.size(), 4u);
+  EXPECT_EQ(candidates[0].algo, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
+  EXPECT_EQ(candidates[1].algo, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED);
+  EXPECT_EQ(candidates[2].algo, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0);
+  EXPECT_EQ(candidates[3].algo, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3);
+  EXPECT_TRUE(candidates[0].deterministic && candidates[1].deterministic);
+  EXPECT_FALSE(candidates[2].deterministic || candidates[3].deterministic);
+  EXPECT_EQ(candidates[1].workspace_bytes,
+            std::size_t{100} * CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED);
+}
+
+TEST(ConvCudaAlgorithms, OnlyNotSupportedMovesToTheNextCandidate) {
+  EXPECT_TRUE(cuda::try_next_algorithm_after(CUDNN_STATUS_NOT_SUPPORTED));
+  EXPECT_TRUE(cuda::try_next_algorithm_after(CUDNN_STATUS_NOT_SUPPORTED_SHAPE));
+  EXPECT_TRUE(
+      cuda::try_next_algorithm_after(CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT));
+  EXPECT_FALSE(cuda::try_next_algorithm_after(CUDNN_STATUS_BAD_PARAM));
+  EXPECT_FALSE(cuda::try_next_algorithm_after(CUDNN_STATUS_EXECUTION_FAILED));
+  EXPECT_FALSE(cuda::try_next_algorithm_after(CUDNN_STATUS_INTERNAL_ERROR));
+}
+#endif
 
 }  // namespace
 }  // namespace vsae
