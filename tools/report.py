@@ -158,6 +158,130 @@ def threshold_table(cells):
     return lines
 
 
+def schedule_end_line(metrics):
+    """The metrics line of the schedule's last epoch (k at its final value), or None."""
+    lines = [line for line in metrics if line.get("phase") == "schedule"]
+    return lines[-1] if lines else None
+
+
+def sparsity_table(cells, tolerance=0.10):
+    """Mean L0 on the evaluation set against the target k per epoch: L1 is compared with Top-k 'at
+    the same sparsity' only if its controller tracked k. Cells off by more than `tolerance` at the
+    schedule's end are flagged."""
+    n = min((len(m) for c in cells for m in c.metrics), default=0)
+    if n == 0:
+        return []
+    ks = [line["k"] for line in cells[0].metrics[0][:n]]
+    lines = ["## Sparsity actually reached: mean L0 against the target k", "",
+             "Mean number of active SAE units per evaluation image (mean over seeds). Top-k meets k by "
+             "construction (or stays below it when fewer than k pre-activations are positive); L1 tracks k "
+             "through its adaptive λ.", "",
+             "| epoch | target k | " + " | ".join(c.label for c in cells) + " |",
+             "| --- | --- |" + " --- |" * len(cells)]
+    for e in range(n):
+        row = [f"{np.mean([m[e]['mean_l0'] for m in c.metrics]):.1f}" for c in cells]
+        lines.append(f"| {e + 1} | {ks[e]} | " + " | ".join(row) + " |")
+    lines += ["", "At the schedule's end (the paper's comparison point):", "",
+              "| cell | target k | mean L0 | miss | flag |", "| --- | --- | --- | --- | --- |"]
+    for c in cells:
+        ends = [schedule_end_line(m) for m in c.metrics]
+        ends = [line for line in ends if line is not None]
+        if not ends:
+            continue
+        k = ends[0]["k"]
+        l0 = float(np.mean([line["mean_l0"] for line in ends]))
+        miss = (l0 - k) / k
+        flag = f"**missed the target by more than {100 * tolerance:.0f} %**" if abs(miss) > tolerance else "ok"
+        lines.append(f"| {c.label} | {k} | {l0:.1f} | {100 * miss:+.1f} % | {flag} |")
+    return lines
+
+
+def death_epochs(cell):
+    """Per member: (death epochs of the units dead at the schedule's end that stayed dead, how many
+    such units revived later, k per epoch). results.json gives each unit's final death epoch; a unit
+    that revived in the extra epochs has no death epoch of the schedule's end, so it is left out and
+    counted instead."""
+    out = []
+    for r, m in zip(cell.results, cell.metrics):
+        end = schedule_end_line(m)
+        if "death_epoch" not in r or end is None:
+            continue
+        death = [d for d in r["death_epoch"] if d is not None and d <= end["epoch"]]
+        revived = r.get("recovered_neurons") or 0
+        out.append((np.asarray(death, dtype=np.int64), revived, np.array([line["k"] for line in m])))
+    return out
+
+
+def death_table(cells, k_mark=100):
+    lines = ["## When units die", "",
+             "A unit's death epoch is the first epoch from which it never fires again on the evaluation set. "
+             f"Below: the units dead at the schedule's end, and the share of them that had already died while "
+             f"the target k was still above {k_mark}.", "",
+             f"| cell | units dead at schedule end (stayed dead) | revived later (left out) | "
+             f"died while k > {k_mark} | never fired at all | median death epoch |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for c in cells:
+        members = death_epochs(c)
+        if not members:
+            lines.append(f"| {c.label} | — | — | — | — | — |")
+            continue
+        early = mean_std([float(np.mean(k[d] > k_mark)) if d.size else float("nan") for d, _, k in members])
+        never = mean_std([float(np.mean(d == 0)) if d.size else float("nan") for d, _, _ in members])
+        pooled = np.concatenate([d for d, _, _ in members])
+        median = f"{np.median(pooled) + 1:.0f}" if pooled.size else "—"
+        lines.append(f"| {c.label} | {fmt(mean_std([d.size for d, _, _ in members]), 1, 1)} | "
+                     f"{fmt(mean_std([r for _, r, _ in members]), 1, 1)} | {fmt(early, 100, 1, ' %')} | "
+                     f"{fmt(never, 100, 1, ' %')} | {median} |")
+    lines += ["", "Epochs are counted from 1 as in the figures; a death epoch of 1 means the unit never fired."]
+    return lines
+
+
+def plot_sparsity(cells, out_dir):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for c in cells:
+        e, m, s = c.per_epoch(lambda line: line["mean_l0"])
+        ax.plot(e, m, marker="o", ms=3, label=c.label)
+        ax.fill_between(e, m - s, m + s, alpha=0.2)
+    if cells and cells[0].metrics:
+        m0 = cells[0].metrics[0]
+        ax.plot(np.arange(1, len(m0) + 1), [line["k"] for line in m0], "k--", lw=1.5, label="target k")
+    mark_schedule_end(ax, cells)
+    ax.set(xlabel="epoch", ylabel="mean L0 (active units per image)", title="Mean L0 on the evaluation set vs target k")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return [save(fig, out_dir, "l0_vs_target_k.png")]
+
+
+def plot_death_times(cells, out_dir):
+    """Per cell: a histogram of death epochs (units dead at the schedule's end, pooled over seeds)
+    with the k schedule on a second axis."""
+    cols = min(len(cells), 2)
+    rows = math.ceil(len(cells) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 3.6 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, cells):
+        members = death_epochs(c)
+        if not members:
+            ax.set_title(f"{c.label}: no death_epoch in results.json")
+            continue
+        k = members[0][2]
+        pooled = np.concatenate([d for d, _, _ in members]) + 1
+        ax.hist(pooled, bins=np.arange(0.5, len(k) + 1.5), color="tab:red", alpha=0.8, label="units that died")
+        ax.set(xlabel="death epoch", ylabel=f"units ({len(members)} seeds pooled)",
+               title=f"{c.label}: {pooled.size} units dead at the schedule's end")
+        twin = ax.twinx()
+        twin.plot(np.arange(1, len(k) + 1), k, "k--", lw=1.2, label="target k")
+        twin.set_ylabel("target k")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.legend(loc="upper left", fontsize=8)
+        twin.legend(loc="upper right", fontsize=8)
+    for ax in list(axes.flat)[len(cells):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return [save(fig, out_dir, "death_time_hist.png")]
+
+
 def mark_schedule_end(ax, cells):
     """A dotted line where k reaches its final value (the extra epochs follow it)."""
     ends = {line["epoch"] + 1 for c in cells for m in c.metrics[:1] for line in m if line.get("phase") == "schedule"}
@@ -304,7 +428,8 @@ def main():
     if not cells:
         sys.exit(f"report.py: no finished member in {args.sweep_dir}")
 
-    figures = plot_curves(cells, out_dir) + plot_histograms(cells, out_dir)
+    figures = (plot_curves(cells, out_dir) + plot_histograms(cells, out_dir) + plot_sparsity(cells, out_dir)
+               + plot_death_times(cells, out_dir))
     notes = []
     try:
         import torch  # noqa: F401
@@ -319,6 +444,7 @@ def main():
              "Figures are mean ± sample std over seeds (n = seeds per cell); the paper's numbers are from its "
              "abstract (arXiv 2603.18056).", ""]
     lines += main_table(cells) + [""] + extended_table(cells) + [""] + threshold_table(cells) + [""]
+    lines += sparsity_table(cells) + [""] + death_table(cells) + [""]
     lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]
     lines += [""] + notes
     with open(os.path.join(out_dir, "report.md"), "w") as f:

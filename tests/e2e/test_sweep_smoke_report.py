@@ -16,14 +16,20 @@ r = subprocess.run(["/usr/bin/python3", os.path.join(root, "tools", "report.py")
 e2e.check(r.returncode == 0, "report.py failed: " + r.stderr)
 report = open(os.path.join(out, "report.md")).read()
 for heading in ("## Dead neurons at the schedule's end", "### Shapes3D / dSprites ratio", "### MIG before",
-                "## Extended training", "## Threshold robustness"):
+                "## Extended training", "## Threshold robustness", "## Sparsity actually reached",
+                "At the schedule's end (the paper's comparison point)", "## When units die"):
     e2e.check(heading in report, f"report.md lacks '{heading}'")
 for row in ("| dSprites | Top-k |", "| Shapes3D | Top-k |", "| dSprites | L1 |", "| Shapes3D | L1 |"):
     e2e.check(row in report, f"report.md lacks the row '{row}'")
 e2e.check("34.4 ± 0.9" in report and "90.6 ± 0.5" in report, "report.md lacks the paper's numbers")
+# Every L1 cell is judged against its target at the schedule's end, flagged or not.
+end_rows = re.findall(r"^\| (\S+ L1) \| 50 \| [0-9.]+ \| [-+][0-9.]+ % \| (ok|\*\*missed .*\*\*) \|$", report, re.M)
+e2e.check(len(end_rows) == 2, f"report.md lacks the L0-vs-target row of each L1 cell: {end_rows}")
+death_rows = re.findall(r"^\| (\S+ (?:Top-k|L1)) \| [0-9.]+ ± .* \| [0-9.]+ ± .* % \(n=2\) \|", report, re.M)
+e2e.check(len(death_rows) == 4, f"report.md lacks a death-time row per cell: {death_rows}")
 figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
 for name in ("dead_vs_epoch_and_k.png", "mig_vs_epoch.png", "fire_frequency_hist.png", "features_dsprites-topk.png",
-             "features_shapes3d-l1.png"):
+             "features_shapes3d-l1.png", "l0_vs_target_k.png", "death_time_hist.png"):
     e2e.check(name in figures, f"report.md does not show {name}")
 for name in figures:
     path = os.path.join(out, name)
