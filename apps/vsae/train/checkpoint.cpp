@@ -29,9 +29,13 @@ void upload(Backend& be, const SafetensorsFile& f, const std::string& path, cons
   Shape expected = dst.shape;
   bool same = h.dtype == dst.dtype && static_cast<int>(h.shape.size()) == expected.ndim();
   for (int i = 0; same && i < expected.ndim(); ++i) same = h.shape[static_cast<std::size_t>(i)] == expected[i];
-  if (!same)
-    throw Error("checkpoint " + path + ": tensor '" + name + "' does not match the model (expected " + expected.str() +
-                " " + to_string(dst.dtype) + ")");
+  if (!same) {
+    std::string file_shape = "(";
+    for (std::size_t i = 0; i < h.shape.size(); ++i) file_shape += (i ? ", " : "") + std::to_string(h.shape[i]);
+    throw Error("checkpoint " + path + ": tensor '" + name + "' is " + file_shape + ") " + to_string(h.dtype) +
+                " in the file but " + expected.str() + " " + to_string(dst.dtype) +
+                " in the model (a checkpoint of another architecture?)");
+  }
   be.upload(dst, h.bytes.data());
 }
 
@@ -58,6 +62,7 @@ void save_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, c
   f.tensors["trainer.last_fired"] = ints(state.last_fired);
   f.metadata["format"] = "vsae_gpu checkpoint v1";
   f.metadata["epochs_done"] = std::to_string(state.epochs_done);
+  f.metadata["steps_done"] = std::to_string(state.steps_done);
   f.metadata["config_digest"] = state.config_digest;
   write_safetensors(path, f);
 }
@@ -74,8 +79,11 @@ void load_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, T
     throw Error("checkpoint " + path + ": it was written by a run with a different config; resume needs the same config");
   try {
     state.epochs_done = std::stoll(meta("epochs_done"));
+    state.steps_done = std::stoll(meta("steps_done"));
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception&) {
-    throw Error("checkpoint " + path + ": metadata epochs_done is not a number");
+    throw Error("checkpoint " + path + ": metadata epochs_done or steps_done is not a number");
   }
   for (const Parameter& p : model.graph().parameters()) {
     upload(be, f, path, p.name, p.value);
