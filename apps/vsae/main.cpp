@@ -15,6 +15,8 @@
 
 #include "apps/vsae/config/run_config.hpp"
 #include "apps/vsae/data/export.hpp"
+#include "apps/vsae/run/run_directory.hpp"
+#include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/run/train_run.hpp"
 #include "apps/vsae/sweep/grid.hpp"
 #include "apps/vsae/sweep/runner.hpp"
@@ -74,7 +76,8 @@ int run_sweep(const nlohmann::json& root, const RunFlags& flags, const char* arg
     throw vsae::Error("config " + flags.json_path + ": " + e.what());
   }
   if (flags.plan) {
-    vsae::sweep::prepare(grid, flags.resume);
+    const vsae::RunDirectory sweep_dir(grid.dir);
+    vsae::sweep::prepare(grid, flags.resume, sweep_dir);
     // One member config per line on stdout, for job arrays (tools/slurm).
     for (const vsae::sweep::Member& m : grid.members) std::printf("%s/config.json\n", m.config.output.dir.c_str());
     return 0;
@@ -156,7 +159,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     const nlohmann::json root = vsae::sweep::read_json_file(run.json_path);
+    vsae::install_stop_handlers();
     return vsae::sweep::is_sweep(root) ? run_sweep(root, run, argv[0]) : run_training(root, run);
+  } catch (const vsae::Stopped& e) {
+    std::fprintf(stderr, "vsae_gpu: %s\n", e.what());
+    return vsae::stopped_exit_status(e.signal());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vsae_gpu: error: %s\n", e.what());
     return 1;

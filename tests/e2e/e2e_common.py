@@ -41,10 +41,14 @@ def write_config(directory, cfg, name="run.json"):
     return path
 
 
-def run(args, env_extra=None, **kwargs):
+def environment(env_extra=None):
     env = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive")
     env.update(env_extra or {})
-    return subprocess.run([binary()] + args, capture_output=True, text=True, env=env, **kwargs)
+    return env
+
+
+def run(args, env_extra=None, **kwargs):
+    return subprocess.run([binary()] + args, capture_output=True, text=True, env=environment(env_extra), **kwargs)
 
 
 def tempdir():
@@ -126,3 +130,33 @@ def checkpoint_tensors(path):
     header = json.loads(blob[8:8 + size])
     header.pop("__metadata__", None)
     return header, blob[8 + size:]
+
+
+def safetensors_header(path):
+    """A safetensors file's JSON header (tensor table and __metadata__) and the header's byte size."""
+    import struct
+    with open(path, "rb") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(size)), size
+
+
+def start(args, env_extra=None):
+    """vsae_gpu in the background, stderr piped (for the tests that signal or race it)."""
+    return subprocess.Popen([binary()] + args, env=environment(env_extra), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition, process, timeout=300):
+    """Polls `condition()` while `process` runs; False if the process ended (or time ran out) first."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def wait_for_lines(path, count, process, timeout=300):
+    """Waits until `path` (metrics.jsonl) has `count` lines while `process` runs."""
+    return wait_until(lambda: os.path.exists(path) and sum(1 for _ in open(path)) >= count, process, timeout)

@@ -31,6 +31,8 @@ e2e.check("#SBATCH --array=0-3%2" in array, "array range:\n" + array)
 e2e.check("#SBATCH --partition=gpu" in array and "#SBATCH --gpus-per-task=1" in array, "array options:\n" + array)
 e2e.check("sweep-summary" in summary_job and out in summary_job, "summary job:\n" + summary_job)
 e2e.check(re.search(r"--dependency=afterany:\$\{array", submit) is not None, "the summary must depend on the array:\n" + submit)
+e2e.check("#SBATCH --signal=B:TERM@120" in array and "#SBATCH --requeue" in array and "scontrol requeue" in array,
+          "the array asks for a signal ahead of the time limit and requeues a stopped task:\n" + array)
 
 # Slurm runs the same script once per task with SLURM_ARRAY_TASK_ID set; #SBATCH lines are comments.
 for task in (0, 2):
@@ -40,6 +42,25 @@ for task in (0, 2):
 r = subprocess.run(["bash", os.path.join(slurm, "array.sbatch")], capture_output=True, text=True, cwd=work,
                    env=dict(os.environ, SLURM_ARRAY_TASK_ID="0"))
 e2e.check(r.returncode == 0 and "already finished" in r.stdout, "a rerun task should skip its finished member")
+
+# A requeued task that starts while its first attempt still runs is refused and changes nothing.
+member_dir = os.path.dirname(members[1])
+lock = os.path.join(member_dir, ".lock")
+planner = open(lock).read()  # --plan held the lock briefly to write the member's config
+first = subprocess.Popen(["bash", os.path.join(slurm, "array.sbatch")], cwd=work, text=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(os.environ, SLURM_ARRAY_TASK_ID="1", OMP_NUM_THREADS="2"))
+e2e.check(e2e.wait_until(lambda: open(lock).read() != planner, first, 60),
+          "the first attempt ended before the requeued one could start")
+holder = open(lock).read().strip()
+second = subprocess.run(["bash", os.path.join(slurm, "array.sbatch")], capture_output=True, text=True, cwd=work,
+                        env=dict(os.environ, SLURM_ARRAY_TASK_ID="1"))
+e2e.check(second.returncode != 0 and f"is in use by another vsae_gpu process (pid {holder})" in second.stderr,
+          f"the second attempt of task 1 should be refused naming pid {holder}: {second.stderr}")
+first.communicate(timeout=300)
+e2e.check(first.returncode == 0, "the first attempt of task 1 failed after the refused second one")
+e2e.check(len(e2e.metrics_lines(member_dir)) == 1, "task 1 wrote one epoch of metrics, once")
+os.remove(os.path.join(member_dir, "results.json"))  # leave task 1 unfinished for the summary below
+
 r = subprocess.run(["bash", os.path.join(slurm, "summary.sbatch")], capture_output=True, text=True, cwd=work)
 e2e.check(r.returncode == 0, "summary job failed: " + r.stderr)
 summary = json.load(open(os.path.join(out, "summary.json")))

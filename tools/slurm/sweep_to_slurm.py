@@ -20,6 +20,8 @@ def main():
     p.add_argument("--partition", help="Slurm partition")
     p.add_argument("--time", default="04:00:00", help="time limit per member (default 04:00:00)")
     p.add_argument("--max-parallel", type=int, default=0, help="at most this many tasks at once (array %%N)")
+    p.add_argument("--signal-lead", type=int, default=120,
+                   help="seconds before the time limit at which a task is asked to checkpoint and requeue (default 120)")
     p.add_argument("--gpus-per-task", type=int, default=1, help="GPUs per member (0 for CPU members)")
     p.add_argument("--submit", action="store_true", help="submit with sbatch after writing the scripts")
     args = p.parse_args()
@@ -45,14 +47,27 @@ def main():
     array_script = "\n".join(
         ["#!/bin/bash", "# One sweep member per array task (written by tools/slurm/sweep_to_slurm.py).",
          "#SBATCH --job-name=vsae_sweep", f"#SBATCH --array={array}", f"#SBATCH --time={args.time}",
-         "#SBATCH --ntasks=1", f"#SBATCH --output={slurm_dir}/member-%a.log"] + common + gpus +
-        ["set -euo pipefail",
+         "#SBATCH --ntasks=1", f"#SBATCH --output={slurm_dir}/member-%a.log", "#SBATCH --open-mode=append",
+         f"#SBATCH --signal=B:TERM@{args.signal_lead}", "#SBATCH --requeue"] + common + gpus +
+        ["set -uo pipefail",
          f'config=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {q(members)})',
          'dir=$(dirname "$config")',
          '# A requeued task keeps a finished member and resumes a started one.',
          'if [ -f "$dir/results.json" ]; then echo "already finished: $dir"; exit 0; fi',
          'resume=(); if [ -f "$dir/checkpoint.safetensors" ]; then resume=(--resume); fi',
-         f'exec {q(binary)} --json "$config" "${{resume[@]}}"', ""])
+         f'{q(binary)} --json "$config" "${{resume[@]}}" &',
+         "pid=$!",
+         "# Ahead of the time limit Slurm sends SIGTERM to this shell (--signal=B:...); pass it on as",
+         "# SIGUSR1, which asks for the same graceful stop but never escalates, since on preemption",
+         "# the run gets Slurm's SIGTERM itself as well.",
+         """trap 'kill -USR1 "$pid" 2>/dev/null' TERM INT""",
+         'while :; do wait "$pid"; status=$?; kill -0 "$pid" 2>/dev/null || break; done',
+         "# Stopped gracefully (128 + SIGTERM, SIGINT or SIGUSR1): the checkpoint holds the exact",
+         "# position, so put the task back in the queue to resume it.",
+         'case $status in 130|138|143)',
+         '  if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; fi;;',
+         "esac",
+         'exit "$status"', ""])
     summary_script = "\n".join(
         ["#!/bin/bash", "# Aggregates the finished members into summary.json (runs after the array).",
          "#SBATCH --job-name=vsae_sweep_summary", "#SBATCH --time=00:10:00", "#SBATCH --ntasks=1",

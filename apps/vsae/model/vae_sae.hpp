@@ -73,10 +73,11 @@ class VaeSaeModel {
   // inputs of the last forward batch and returns how many; see the definition for the recipe. Between steps only.
   std::int64_t resample_dead_units(Backend& be, float scale);
 
-  // The device scalars a checkpoint must carry (step, k, coefficient, and the revival counters
-  // when tracked), by name.
+  // The device scalars a checkpoint must carry (step, k, coefficient, the epoch's training firing
+  // counts for a stop mid-epoch, and the revival counters when tracked), by name.
   std::vector<std::pair<std::string, Tensor>> state_tensors() const {
-    std::vector<std::pair<std::string, Tensor>> state{{"step", step_}, {"k", k_}, {"coefficient", coefficient_}};
+    std::vector<std::pair<std::string, Tensor>> state{
+        {"step", step_}, {"k", k_}, {"coefficient", coefficient_}, {"fire_count", fire_count_}};
     if (tracks_dead()) state.emplace_back("steps_since_fired", since_fired_);
     return state;
   }

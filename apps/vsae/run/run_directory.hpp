@@ -1,5 +1,6 @@
 // A run's output directory (DESIGN §8): config.json, metrics.jsonl (one object per epoch),
 // results.json and checkpoint.safetensors. Every whole-file write is atomic (temp file + rename).
+// One process at a time: the directory is locked (flock on DIR/.lock) while this object lives.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,13 @@ namespace vsae {
 
 class RunDirectory {
  public:
-  // Creates the directory (and parents); throws naming it when that fails.
+  // Creates the directory (and parents) and takes its lock; throws naming it when either fails,
+  // with the holder's pid when another process has it. The kernel drops the lock of a process
+  // that dies, so a killed run never blocks the next one.
   explicit RunDirectory(std::string path);
+  ~RunDirectory();
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
 
   const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
@@ -26,6 +32,7 @@ class RunDirectory {
 
  private:
   std::string path_;
+  int lock_fd_ = -1;
 };
 
 // Writes `text` to `path` through a temporary file and a rename.

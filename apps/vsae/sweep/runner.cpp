@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "apps/vsae/run/run_directory.hpp"
+#include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/run/train_run.hpp"
 #include "apps/vsae/sweep/summary.hpp"
 #include "engine/core/check.hpp"
@@ -117,7 +118,13 @@ std::vector<std::string> run_children(const Grid& grid, const RunnerOptions& o, 
   for (std::size_t s = 0; s < slots.size(); ++s) free_slots.push_back(s);
   std::map<pid_t, Child> running;
   std::vector<std::string> failed;
+  int forwarded = 0;  // the stop signal passed on to the running members, once
   while (!pending.empty() || !running.empty()) {
+    if (const int signal = stop_requested(); signal != 0 && forwarded == 0) {
+      forwarded = signal;
+      pending.clear();
+      for (const auto& [pid, child] : running) ::kill(pid, SIGUSR1);
+    }
     while (!pending.empty() && !free_slots.empty()) {
       const std::size_t m = pending.front(), s = free_slots.front();
       pending.pop_front();
@@ -142,6 +149,9 @@ std::vector<std::string> run_children(const Grid& grid, const RunnerOptions& o, 
     running.erase(it);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       std::fprintf(stderr, "sweep: finished %s\n", member.name.c_str());
+    } else if (forwarded != 0 && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+               is_stop_signal(WEXITSTATUS(status) - 128)) {
+      std::fprintf(stderr, "sweep: stopped %s (checkpointed)\n", member.name.c_str());
     } else {
       failed.push_back(member.name);
       const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
@@ -150,6 +160,9 @@ std::vector<std::string> run_children(const Grid& grid, const RunnerOptions& o, 
                    member.config.output.dir.c_str());
     }
   }
+  if (forwarded != 0)
+    throw Stopped(forwarded, "sweep in " + grid.dir + " stopped by " + signal_name(forwarded) +
+                                 "; the members checkpointed; continue it with --resume");
   return failed;
 }
 
@@ -164,6 +177,8 @@ std::vector<std::string> run_in_process(const Grid& grid, const std::deque<std::
                  member.name.c_str());
     try {
       train_run(member.config, options);
+    } catch (const Stopped&) {
+      throw;  // the member checkpointed; the sweep resumes with --resume
     } catch (const std::exception& e) {
       // One diverged member should not cost the rest of the grid.
       failed.push_back(member.name);
@@ -175,8 +190,7 @@ std::vector<std::string> run_in_process(const Grid& grid, const std::deque<std::
 
 }  // namespace
 
-void prepare(const Grid& grid, bool resume) {
-  RunDirectory dir(grid.dir);
+void prepare(const Grid& grid, bool resume, const RunDirectory& root) {
   std::string list;
   for (const Member& m : grid.members) {
     RunDirectory member_dir(m.config.output.dir);
@@ -190,13 +204,14 @@ void prepare(const Grid& grid, bool resume) {
     member_dir.write_json("config.json", config);
     list += config_path(m) + "\n";
   }
-  dir.write_json("sweep.json", grid.manifest());
+  root.write_json("sweep.json", grid.manifest());
   write_file_atomic(grid.dir + "/members.txt", list);
 }
 
 void run(const Grid& grid, const RunnerOptions& options) {
   VSAE_CHECK(options.parallel >= 1, "--parallel must be at least 1");
-  prepare(grid, options.resume);
+  RunDirectory root(grid.dir);
+  prepare(grid, options.resume, root);
   std::deque<std::size_t> todo;
   for (std::size_t m = 0; m < grid.members.size(); ++m) {
     const Member& member = grid.members[m];

@@ -13,6 +13,7 @@ namespace vsae {
 // What the trainer needs, besides the model, to continue exactly where it stopped.
 struct TrainerState {
   std::int64_t epochs_done = 0;  // completed epochs; training resumes at this epoch index
+  std::int64_t steps_done = 0;   // steps of epoch `epochs_done` already trained (a graceful stop)
   std::vector<std::int32_t> dead_at_schedule_end;  // per SAE unit (empty before the schedule ends)
   std::vector<std::int32_t> revived;               // per SAE unit
   std::vector<std::int32_t> last_fired;            // per SAE unit: last epoch it fired in evaluation

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <utility>
 #include <cstdio>
 
+#include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/train/schedule.hpp"
 #include "apps/vsae/data/npz.hpp"
 #include "engine/core/versions.hpp"
@@ -91,14 +93,18 @@ json Trainer::run(const TrainOptions& options) {
     if (state_.epochs_done < 0 || state_.epochs_done > total)
       throw Error("checkpoint " + out_.checkpoint_path() + ": epochs_done " + std::to_string(state_.epochs_done) +
                   " is outside 0.." + std::to_string(total));
+    if (state_.steps_done < 0 || state_.steps_done >= steps_per_epoch_ || (state_.steps_done > 0 && state_.epochs_done == total))
+      throw Error("checkpoint " + out_.checkpoint_path() + ": steps_done " + std::to_string(state_.steps_done) +
+                  " is outside 0.." + std::to_string(steps_per_epoch_ - 1) + " of epoch " +
+                  std::to_string(state_.epochs_done + 1));
     // Nothing would run, and results.json needs the last epoch's evaluation.
     if (state_.epochs_done == total)
       throw Error("--resume: the run in " + out_.path() + " already finished all " + std::to_string(total) +
                   " epochs; nothing is left to resume");
     // results.json summarises the whole run, so the epochs before the resume join the history.
     history_ = out_.truncate_metrics(state_.epochs_done);
-    std::fprintf(stderr, "vsae_gpu: resuming %s after epoch %lld\n", out_.path().c_str(),
-                 static_cast<long long>(state_.epochs_done));
+    std::fprintf(stderr, "vsae_gpu: resuming %s after epoch %lld, step %lld\n", out_.path().c_str(),
+                 static_cast<long long>(state_.epochs_done), static_cast<long long>(state_.steps_done));
   } else if (fs::exists(out_.file("metrics.jsonl")) || fs::exists(out_.checkpoint_path())) {
     throw Error("run directory " + out_.path() + " already holds a run; pass --resume to continue it or --out to start elsewhere");
   }
@@ -119,7 +125,7 @@ json Trainer::run(const TrainOptions& options) {
   EvalResult last;
   for (std::int64_t epoch = state_.epochs_done; epoch < total_epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    train_epoch(epoch);
+    train_epoch(epoch, std::exchange(state_.steps_done, 0));
     const double train_seconds = seconds_since(epoch_start);
     train_seconds_ += train_seconds;
     last = evaluator_.run(be_);
@@ -142,7 +148,9 @@ json Trainer::run(const TrainOptions& options) {
     state_.last_fired = deaths.last_fired();
     const bool last_epoch = epoch + 1 == total_epochs;
     const std::int64_t every = config_.output.checkpoint_every;
-    if (last_epoch || (every > 0 && (epoch + 1) % every == 0)) save(epoch + 1);
+    const int signal = stop_requested();
+    if (last_epoch || signal != 0 || (every > 0 && (epoch + 1) % every == 0)) save(epoch + 1, 0);
+    if (signal != 0 && !last_epoch) throw stopped(signal, epoch + 1, 0);
   }
   if (config_.output.save_latents) save_latents();
   json result = results(last, seconds_since(run_start));
@@ -159,17 +167,20 @@ json Trainer::run(const TrainOptions& options) {
   return result;
 }
 
-void Trainer::train_epoch(std::int64_t epoch) {
+void Trainer::train_epoch(std::int64_t epoch, std::int64_t first_step) {
   const config::TrainingConfig& t = config_.training;
 
   SparsitySchedule schedule(config_.sparsity.schedule, steps_per_epoch_);
-  std::int64_t k = schedule.k_at(epoch, 0);
+  std::int64_t k = schedule.k_at(epoch, first_step);
   if (model_.has_sae()) model_.set_k(be_, k);
+  // The permutation is a pure function of (seed, epoch), so a resumed epoch draws the same one;
+  // the cursor and (from the checkpoint) the firing counts continue where the stop left them.
   const Tensor& order = train_.shuffle(static_cast<std::uint32_t>(epoch));
-  be_.zero(cursor_);
-  model_.reset_fire_counts(be_);
+  const std::int32_t cursor = static_cast<std::int32_t>(first_step * t.batch_size);
+  be_.upload(cursor_, &cursor);
+  if (first_step == 0) model_.reset_fire_counts(be_);
   const bool per_step = config_.sparsity.schedule.granularity == "step";
-  for (std::int64_t s = 0; s < steps_per_epoch_; ++s) {
+  for (std::int64_t s = first_step; s < steps_per_epoch_; ++s) {
     if (per_step && model_.has_sae()) {
       std::int64_t ks = schedule.k_at(epoch, s);
       if (ks != k) model_.set_k(be_, k = ks);
@@ -191,8 +202,13 @@ void Trainer::train_epoch(std::int64_t epoch) {
                     std::to_string(epoch + 1) + "); the last good checkpoint is kept in " + out_.path());
     }
     progress_->step(epoch, s, k);
+    // Between steps, never inside a replay; the epoch's last step goes on to its evaluation.
+    if (const int signal = stop_requested(); signal != 0 && s + 1 < steps_per_epoch_) {
+      save(epoch, s + 1);
+      throw stopped(signal, epoch, s + 1);
+    }
   }
-  images_trained_ += steps_per_epoch_ * t.batch_size;
+  images_trained_ += (steps_per_epoch_ - first_step) * t.batch_size;
   // Read now: the evaluation pass that follows overwrites the model's loss values.
   last_train_loss_ = model_.read_losses(be_);
 }
@@ -253,9 +269,18 @@ json Trainer::revive(std::int64_t epoch, std::int64_t total_epochs) {
   return out;
 }
 
-void Trainer::save(std::int64_t epochs_done) {
+void Trainer::save(std::int64_t epochs_done, std::int64_t steps_done) {
   state_.epochs_done = epochs_done;
+  state_.steps_done = steps_done;
   save_checkpoint(out_.checkpoint_path(), be_, model_, state_);
+  state_.steps_done = 0;
+}
+
+Stopped Trainer::stopped(int signal, std::int64_t epochs_done, std::int64_t steps_done) const {
+  return Stopped(signal, "stopped by " + signal_name(signal) + " after epoch " + std::to_string(epochs_done) +
+                             (steps_done > 0 ? ", step " + std::to_string(steps_done) : std::string()) +
+                             "; the checkpoint in " + out_.path() + " holds that position; continue with --resume " +
+                             "(same --json and --out)");
 }
 
 json Trainer::results(const EvalResult& last, double seconds) const {

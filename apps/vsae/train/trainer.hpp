@@ -12,6 +12,7 @@
 #include "apps/vsae/data/resident.hpp"
 #include "apps/vsae/model/vae_sae.hpp"
 #include "apps/vsae/run/run_directory.hpp"
+#include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/train/checkpoint.hpp"
 #include "apps/vsae/train/evaluator.hpp"
 #include "apps/vsae/train/progress.hpp"
@@ -33,11 +34,14 @@ class Trainer {
   nlohmann::json run(const TrainOptions& options);
 
  private:
-  void train_epoch(std::int64_t epoch);
+  // Trains the epoch's steps from `first_step` on (non-zero after a stop mid-epoch); on a stop
+  // request it checkpoints the position after the current step and throws Stopped.
+  void train_epoch(std::int64_t epoch, std::int64_t first_step);
   nlohmann::json epoch_metrics(std::int64_t epoch, const EvalResult& eval, double seconds, double train_seconds);
   std::string epoch_summary(const nlohmann::json& line) const;
   nlohmann::json revive(std::int64_t epoch, std::int64_t total_epochs);  // revival.method != none
-  void save(std::int64_t epochs_done);
+  void save(std::int64_t epochs_done, std::int64_t steps_done);
+  Stopped stopped(int signal, std::int64_t epochs_done, std::int64_t steps_done) const;
   nlohmann::json results(const EvalResult& last, double seconds) const;
   void dump_step(const std::string& dir);
   void save_latents();
