@@ -64,4 +64,22 @@ for line in p.stderr:  # the handler's notice: the first signal has been taken
 p.send_signal(signal.SIGTERM)
 p.communicate(timeout=300)
 e2e.check(p.returncode == -signal.SIGTERM, f"a second SIGTERM should end the process at once; exit status {p.returncode}")
-print("PASSED: graceful stop mid-epoch, exact resume (metrics and checkpoint bytes), second signal stops at once")
+
+# A sweep of member processes: SIGTERM to the sweep alone reaches its members (as SIGUSR1), each
+# checkpoints, the sweep exits 143, and --resume finishes every member.
+cfg = e2e.tiny_config(os.path.join(work, "sweep"), **{"dataset.subset": 2048})
+cfg["sweep"] = {"seed": [0, 1]}
+sweep_json = e2e.write_config(work, cfg, "sweep.json")
+p = e2e.start(["--json", sweep_json, "--parallel", "2"])
+members = [os.path.join(work, "sweep", f"seed{i}") for i in (0, 1)]
+e2e.check(e2e.wait_until(lambda: all(os.path.exists(os.path.join(m, "metrics.jsonl")) for m in members), p),
+          "the sweep ended before it could be stopped")
+p.send_signal(signal.SIGTERM)
+_, stderr = p.communicate(timeout=300)
+e2e.check(p.returncode == 128 + signal.SIGTERM, f"the stopped sweep exits {p.returncode}, expected 143: {stderr}")
+e2e.check(stderr.count("(checkpointed)") == 2 and "--resume" in stderr, "both members checkpointed: " + stderr)
+r = e2e.run(["--json", sweep_json, "--resume"])
+summary = json.load(open(os.path.join(work, "sweep", "summary.json")))
+e2e.check(r.returncode == 0 and summary["finished"] == 2, "the resumed sweep finishes both members: " + r.stderr)
+print("PASSED: graceful stop mid-epoch, exact resume (metrics and checkpoint bytes), second signal stops at once, "
+      "a stopped sweep of member processes resumes")
