@@ -15,7 +15,7 @@ build_dir=${VSAE_BUILD_DIR:-build}
 packages=(
   cmake ninja-build g++ git pkg-config
   libgtest-dev libopenblas-openmp-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev libcli11-dev
-  python3 python3-numpy python3-sklearn python3-h5py python3-pil python3-matplotlib python3-torch
+  python3 python3-venv python3-numpy python3-sklearn python3-h5py python3-pil python3-matplotlib python3-torch
 )
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -33,6 +33,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   say "all Debian packages present"
+fi
+
+# The Python tools run from a project environment over Debian's python3 (whose numpy, scikit-learn,
+# h5py, matplotlib and torch it sees), never from whichever python3 is first on PATH.
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating .venv over /usr/bin/python3 (--system-site-packages)"
+  /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 
 # The CUDA toolkit (with cuDNN and cuBLAS) is not a Debian package here; it is found at its
