@@ -3,9 +3,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <utility>
-#include <cstdio>
 
 #include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/train/schedule.hpp"
@@ -277,10 +277,11 @@ void Trainer::save(std::int64_t epochs_done, std::int64_t steps_done) {
 }
 
 Stopped Trainer::stopped(int signal, std::int64_t epochs_done, std::int64_t steps_done) const {
-  return Stopped(signal, "stopped by " + signal_name(signal) + " after epoch " + std::to_string(epochs_done) +
-                             (steps_done > 0 ? ", step " + std::to_string(steps_done) : std::string()) +
-                             "; the checkpoint in " + out_.path() + " holds that position; continue with --resume " +
-                             "(same --json and --out)");
+  const std::string where = steps_done > 0 ? "in epoch " + std::to_string(epochs_done + 1) + " after step " +
+                                                  std::to_string(steps_done) + " of " + std::to_string(steps_per_epoch_)
+                                            : "after epoch " + std::to_string(epochs_done);
+  return Stopped(signal, "stopped by " + signal_name(signal) + " " + where + "; the checkpoint in " + out_.path() +
+                             " holds that position; continue with --resume (same --json and --out)");
 }
 
 json Trainer::results(const EvalResult& last, double seconds) const {
