@@ -330,6 +330,9 @@ void Trainer::save_latents() {
   const std::int64_t n = eval_.size();
   data::write_npy(out_.file("factors.npy"),
                   data::NpyHeader{"<i4", {n, static_cast<std::int64_t>(classes.size()) / n}}, classes.data());
+  // The dataset index of each row, so the evaluation images can be re-created outside the run
+  // (`vsae_gpu export-dataset --indices`), e.g. to check a Python model against latents.npy.
+  data::write_npy(out_.file("eval_indices.npy"), data::NpyHeader{"<i8", {n}}, eval_.indices().data());
 }
 
 void Trainer::dump_step(const std::string& dir) {
