@@ -70,6 +70,8 @@ run_limited() {  # run_limited SECONDS CMD...: the command's status; 124 when it
   cat "$kit/manifest.txt"
   echo "# host $(uname -n), $(nproc) cores, $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), glibc $(ldd --version 2>/dev/null | head -1 | awk '{print $NF}')"
 } >>"$log_setup"
+# A transfer may drop the executable bits.
+chmod u+x "$kit/vsae_gpu" "$kit"/tests/* "$kit"/tools/* 2>/dev/null
 # unpack ARCHIVE DIR: tar with xz where xz exists, else Python's tarfile (a bare image may lack xz).
 unpack() {
   command -v xz >/dev/null && tar -C "$2" -xJf "$1" && return 0
