@@ -6,7 +6,6 @@ Usage: tools/report.py SWEEP_DIR [--out DIR]. Reads SWEEP_DIR/summary.json (the 
 curves, histograms and feature images. Needs numpy and matplotlib; torch only for feature images.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -18,29 +17,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
+from vsae_py.files import load_json, load_metrics  # noqa: E402
+
 # The paper's published figures (arXiv 2603.18056, abstract): dead % at k = 50, mean ± std.
 PAPER_DEAD = {("dsprites", "topk"): (34.4, 0.9), ("shapes3d", "topk"): (62.7, 1.3),
               ("dsprites", "l1"): (41.7, 4.4), ("shapes3d", "l1"): (90.6, 0.5)}
 PAPER_RATIO = {"topk": 1.8, "l1": 2.2}
 DATASET_LABEL = {"dsprites": "dSprites", "shapes3d": "Shapes3D"}
 METHOD_LABEL = {"topk": "Top-k", "l1": "L1", "l1_prox": "L1-prox"}
-
-
-def load_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def load_metrics(path):
-    """The epoch lines of metrics.jsonl; a torn last line (a run killed mid-write) is skipped."""
-    lines = []
-    with open(path) as f:
-        for line in f:
-            try:
-                lines.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return lines
 
 
 def mean_std(xs):
@@ -358,23 +342,18 @@ def plot_histograms(cells, out_dir):
 def feature_images(cell, out_dir, scale, per_kind=8):
     """Decoder images of single SAE units: a = scale·e_j through sae.dec, head.mu and the decoder."""
     import torch
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from torch_reference import VaeSae, read_safetensors
+    from vsae_py.model import load_model
 
     run = cell.dirs[0]
-    cfg = load_json(os.path.join(run, "config.json"))
-    tensors, _ = read_safetensors(os.path.join(run, "checkpoint.safetensors"))
-    m = cfg["model"]
-    channels = 1 if cfg["dataset"]["name"] == "dsprites" else 3
-    model = VaeSae(channels, m["conv_channels"], m["hidden"], m["sae_width"], m["latent"], cfg["sparsity"]["method"])
-    wanted = model.state_dict().keys()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items() if k in wanted}, strict=True)
+    model = load_model(run)
+    width = model.sae.enc.out_features
+    channels = model.decoder.deconv4.out_channels
     freq = np.asarray(cell.results[0]["final_fire_frequency"])
     live = [int(u) for u in np.argsort(-freq) if freq[u] > 0][:per_kind]
     dead = [int(u) for u in np.flatnonzero(freq == 0)][:per_kind]
     with torch.no_grad():
         units = live + dead
-        codes = torch.zeros(len(units) + 1, m["sae_width"])
+        codes = torch.zeros(len(units) + 1, width)
         for i, u in enumerate(units):
             codes[i, u] = scale
         # The last row is all-zero codes: the image the decoder draws from the SAE's bias alone.
