@@ -56,6 +56,7 @@ class Run:
 
 
 def load_run(run_dir):
+    """The Run of a run directory; also mid-run (results None, a torn last metrics line skipped)."""
     results = os.path.join(run_dir, "results.json")
     return Run(dir=run_dir, config=load_json(os.path.join(run_dir, "config.json")),
                metrics=pd.DataFrame([flatten(line) for line in load_metrics(os.path.join(run_dir, "metrics.jsonl"))]),
