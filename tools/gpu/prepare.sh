@@ -182,6 +182,8 @@ cp "$root"/tests/e2e/*.py "$kit/src/tests/e2e/"
 cp "$root/configs/quick.json" "$kit/src/configs/"
 cp "$root"/tools/bench_train.sh "$root"/tools/bench_train_torch.py "$root"/tools/torch_reference.py \
   "$root"/tools/bench_topk_torch.py "$kit/src/tools/"
+cp -r "$root/tools/vsae_py" "$kit/src/tools/"  # torch_reference.py imports the shared package
+rm -rf "$kit/src/tools/vsae_py/__pycache__"
 cp "$root"/tools/gpu/*.json "$kit/src/tools/gpu/"
 commit=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" diff --quiet HEAD -- engine kernels apps tests tools 2>/dev/null || echo "+dirty")
