@@ -160,3 +160,15 @@ def wait_until(condition, process, timeout=300):
 def wait_for_lines(path, count, process, timeout=300):
     """Waits until `path` (metrics.jsonl) has `count` lines while `process` runs."""
     return wait_until(lambda: os.path.exists(path) and sum(1 for _ in open(path)) >= count, process, timeout)
+
+
+def kill_after_epochs(args, directory, epochs):
+    """Starts vsae_gpu, SIGKILLs it once metrics.jsonl in `directory` has `epochs` lines, and returns
+    how many lines it left (a kill test fails if the run ends first)."""
+    import signal
+    p = start(args)
+    metrics = os.path.join(directory, "metrics.jsonl")
+    check(wait_for_lines(metrics, epochs, p), "the run finished before it could be killed")
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    return sum(1 for _ in open(metrics))

@@ -5,9 +5,6 @@ exactly, as test_resume.py does on the CPU. Skips (77) without a GPU; fails ther
 VSAE_EXPECT_CUDA=1."""
 import json
 import os
-import signal
-import subprocess
-import time
 
 import e2e_common as e2e
 
@@ -39,18 +36,7 @@ cut = e2e.write_config(work, e2e.tiny_config(cut_dir, **overrides), "cut.json")
 r = e2e.run(["--json", whole], timeout=600)
 e2e.check(r.returncode == 0, "uninterrupted CUDA run failed: " + r.stderr)
 
-env = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive")
-p = subprocess.Popen([e2e.binary(), "--json", cut], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-metrics = os.path.join(cut_dir, "metrics.jsonl")
-deadline = time.time() + 300
-while time.time() < deadline and p.poll() is None:
-    if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 2:
-        break
-    time.sleep(0.01)
-e2e.check(p.poll() is None, "the CUDA run finished before it could be killed")
-p.send_signal(signal.SIGKILL)
-p.wait()
-killed_after = sum(1 for _ in open(metrics))
+killed_after = e2e.kill_after_epochs(["--json", cut], cut_dir, 2)
 print(f"killed after {killed_after} epochs of metrics")
 
 r = e2e.run(["--json", cut, "--resume"], timeout=600)

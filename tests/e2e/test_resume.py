@@ -1,9 +1,6 @@
 """A run killed (SIGKILL) mid-way and resumed with --resume ends identical to an uninterrupted run."""
 import json
 import os
-import signal
-import subprocess
-import time
 
 import e2e_common as e2e
 
@@ -18,7 +15,7 @@ def final_state(directory):
             line.pop(key, None)
     with open(os.path.join(directory, "checkpoint.safetensors"), "rb") as f:
         checkpoint = f.read()
-    return {k: results[k] for k in ("final", "at_schedule_end", "dead_at_schedule_end", "recovered_neurons")}, lines, checkpoint
+    return {k: results[k] for k in ("final", "at_schedule_end", "dead_at_schedule_end", "recovered_neurons", "death_epoch")}, lines, checkpoint
 
 
 work = e2e.tempdir()
@@ -29,18 +26,7 @@ cut = e2e.write_config(work, e2e.tiny_config(cut_dir), "cut.json")
 r = e2e.run(["--json", whole])
 e2e.check(r.returncode == 0, "uninterrupted run failed: " + r.stderr)
 
-env = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive")
-p = subprocess.Popen([e2e.binary(), "--json", cut], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-metrics = os.path.join(cut_dir, "metrics.jsonl")
-deadline = time.time() + 300
-while time.time() < deadline and p.poll() is None:
-    if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 2:
-        break
-    time.sleep(0.05)
-e2e.check(p.poll() is None, "the run finished before it could be killed")
-p.send_signal(signal.SIGKILL)
-p.wait()
-killed_after = sum(1 for _ in open(metrics))
+killed_after = e2e.kill_after_epochs(["--json", cut], cut_dir, 2)
 print(f"killed after {killed_after} epochs of metrics")
 
 r = e2e.run(["--json", cut, "--resume"])
