@@ -172,6 +172,7 @@ void check_f32(const Backend& backend, const char* op, const char* what, const T
 
 void Backend::upload(const Tensor& dst, const void* host_src) const {
   VSAE_CHECK(dst.device == device_, "upload target is not on this backend");
+  if (dst.bytes() == 0) return;  // an empty host vector's data() may be null, which memcpy forbids
   if (device_ == Device::cpu) {
     std::memcpy(dst.data, host_src, dst.bytes());
     return;
@@ -185,6 +186,7 @@ void Backend::upload(const Tensor& dst, const void* host_src) const {
 
 void Backend::download(void* host_dst, const Tensor& src) const {
   VSAE_CHECK(src.device == device_, "download source is not on this backend");
+  if (src.bytes() == 0) return;
   if (device_ == Device::cpu) {
     std::memcpy(host_dst, src.data, src.bytes());
     return;

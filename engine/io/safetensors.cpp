@@ -51,7 +51,7 @@ HostTensor HostTensor::from_floats(const std::vector<float>& values, std::vector
   t.shape = std::move(shape);
   VSAE_CHECK(t.numel() == static_cast<std::int64_t>(values.size()), "shape does not match the value count");
   t.bytes.resize(values.size() * sizeof(float));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  if (!values.empty()) std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
   return t;
 }
 
@@ -84,8 +84,8 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail(path, std::string("cannot open for writing: ") + std::strerror(errno));
   bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const auto& [name, t] : file.tensors)
-    ok = ok && std::fwrite(t.bytes.data(), 1, t.bytes.size(), f) == t.bytes.size();
+  for (const auto& [name, t] : file.tensors)  // an empty tensor's data() may be null: write nothing
+    ok = ok && (t.bytes.empty() || std::fwrite(t.bytes.data(), 1, t.bytes.size(), f) == t.bytes.size());
   ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {

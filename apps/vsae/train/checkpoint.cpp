@@ -14,7 +14,7 @@ HostTensor ints(const std::vector<std::int32_t>& v) {
   h.dtype = DType::i32;
   h.shape = {static_cast<std::int64_t>(v.size())};
   h.bytes.resize(v.size() * 4);
-  std::memcpy(h.bytes.data(), v.data(), h.bytes.size());
+  if (!v.empty()) std::memcpy(h.bytes.data(), v.data(), h.bytes.size());  // empty: data() may be null
   return h;
 }
 
@@ -43,7 +43,7 @@ std::vector<std::int32_t> read_ints(const SafetensorsFile& f, const std::string&
   const HostTensor& h = need(f, path, name);
   if (h.dtype != DType::i32 || h.shape.size() != 1) throw Error("checkpoint " + path + ": tensor '" + name + "' is not an i32 vector");
   std::vector<std::int32_t> v(static_cast<std::size_t>(h.shape[0]));
-  std::memcpy(v.data(), h.bytes.data(), h.bytes.size());
+  if (!v.empty()) std::memcpy(v.data(), h.bytes.data(), h.bytes.size());
   return v;
 }
 
