@@ -1,6 +1,7 @@
-// .npz archives as numpy writes them: a zip (stored or deflate, zip64) of .npy arrays. Arrays are
-// streamed in pieces, so multi-gigabyte entries never need a second copy in memory. Other entries
-// (such as dSprites' pickled `metadata`) are listed but never read, let alone unpickled.
+// .npz archives as numpy writes them: a zip (stored or deflate, zip64) of .npy arrays, through
+// libzip. Arrays are streamed in pieces, so multi-gigabyte entries never need a second copy in
+// memory. Other entries (such as dSprites' pickled `metadata`) are listed but never read, let
+// alone unpickled.
 #pragma once
 
 #include <cstdint>
@@ -8,15 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace vsae::data {
+#include "apps/vsae/data/npy.hpp"
 
-// The header of one .npy array: numpy's dtype string ('|u1', '<i8', '<f8', ...) and C-order shape.
-struct NpyHeader {
-  std::string descr;
-  std::vector<std::int64_t> shape;
-  std::int64_t count() const;     // number of elements
-  std::string shape_str() const;  // "(737280, 64, 64)"
-};
+namespace vsae::data {
 
 // Reads entries of an .npz file. Every error is a vsae::Error that starts with "<path>: ".
 class NpzReader {
@@ -52,28 +47,23 @@ class NpzReader {
     NpyHeader header_;
   };
 
-  // Opens `array` and parses its .npy header; throws when it is missing or malformed. One Array
-  // at a time: they share the file position.
+  // Opens `array` and parses its .npy header; throws when it is missing or malformed.
   Array open(const std::string& array);
 
  private:
-  static NpyHeader read_npy_header(Array& array);
-
   struct Impl;
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };
 
-// Writes one standalone .npy file (numpy.load reads it) atomically: `data` holds header.count()
-// elements of header.descr in C order.
-void write_npy(const std::string& path, const NpyHeader& header, const void* data);
-
 // Writes an .npz file that numpy.load reads: each array is stored or deflate-compressed (as
-// numpy.savez_compressed does), with zip64 records so that entries may exceed 4 GiB.
+// numpy.savez_compressed does; zip64 where an entry exceeds 4 GiB). Each array is spooled to a
+// temporary .npy file beside `path` until close(), which lets libzip build the archive from them:
+// memory stays bounded, and the disk briefly holds the uncompressed arrays.
 class NpzWriter {
  public:
   NpzWriter(const std::string& path, bool compress);
-  ~NpzWriter();  // an unfinished file is removed
+  ~NpzWriter();  // an unfinished archive never appears; its spool files are removed
   NpzWriter(const NpzWriter&) = delete;
   NpzWriter& operator=(const NpzWriter&) = delete;
 
@@ -81,7 +71,7 @@ class NpzWriter {
   void begin(const std::string& name, const NpyHeader& header);
   void write(const void* data, std::size_t bytes);
   void end();    // checks that the data matched the header's size
-  void close();  // writes the central directory; the file is complete after this
+  void close();  // builds the archive; `path` appears, complete, only then
 
  private:
   struct Impl;

@@ -9,7 +9,7 @@
 
 #include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/train/schedule.hpp"
-#include "apps/vsae/data/npz.hpp"
+#include "apps/vsae/data/npy.hpp"
 #include "engine/core/versions.hpp"
 #include "engine/io/safetensors.hpp"
 #include "engine/ops/gather.hpp"
