@@ -35,7 +35,7 @@ class StepGraph {
   void capture(const std::function<void()>& step);
   void release();
 
-  Backend& be_;
+  [[maybe_unused]] Backend& be_;  // used only when built with CUDA
   bool enabled_;
   bool warmed_up_ = false;
   std::vector<const void*> key_;

@@ -27,6 +27,7 @@ good = config_file("good.json", e2e.tiny_config(run_dir, **{"training": {"epochs
                                                 **{"sparsity": {"schedule": {"start": 64, "end": 8, "epochs": 1}}}))
 
 expect_error(["--json", config_file("bad.json", "{ not json")], "not valid JSON", "invalid JSON")
+expect_error(["--json", config_file("huge.json", "{\"seed\": 1e999}")], "not valid JSON", "a number too large for a double")
 expect_error(["--json", config_file("unknown.json", {"trainig": {}})], "unknown config key trainig", "unknown key")
 expect_error(["--json", config_file("range.json", {"sparsity": {"schedule": {"end": 0}}})],
              "sparsity.schedule.end must be between 1 and sae_width (500), got 0", "k out of range")

@@ -145,7 +145,7 @@ json read_json_file(const std::string& path) {
   if (!in) throw Error(path + ": cannot open (missing or unreadable)");
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large
     throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
 }
