@@ -16,7 +16,7 @@ cfg["sparsity"]["schedule"] = {"start": 64, "end": 8, "epochs": 1}
 cfg["sweep"] = {"sparsity.method": ["topk", "l1"], "seed": [0, 1]}
 path = e2e.write_config(work, cfg)
 
-r = subprocess.run(["/usr/bin/python3", tool, path, "--binary", e2e.binary(), "--max-parallel", "2",
+r = subprocess.run(["/usr/bin/python3", tool, path, "--binary", os.path.abspath(e2e.binary()), "--max-parallel", "2",
                     "--partition", "gpu"], capture_output=True, text=True, cwd=work)
 e2e.check(r.returncode == 0, "sweep_to_slurm failed: " + r.stderr)
 slurm = os.path.join(out, "slurm")
@@ -31,7 +31,7 @@ e2e.check("#SBATCH --array=0-3%2" in array, "array range:\n" + array)
 e2e.check("#SBATCH --partition=gpu" in array and "#SBATCH --gpus-per-task=1" in array, "array options:\n" + array)
 e2e.check("sweep-summary" in summary_job and out in summary_job, "summary job:\n" + summary_job)
 e2e.check(re.search(r"--dependency=afterany:\$\{array", submit) is not None, "the summary must depend on the array:\n" + submit)
-e2e.check("#SBATCH --signal=B:TERM@120" in array and "#SBATCH --requeue" in array and "scontrol requeue" in array,
+e2e.check("#SBATCH --signal=B:USR1@120" in array and "#SBATCH --requeue" in array and "scontrol requeue" in array,
           "the array asks for a signal ahead of the time limit and requeues a stopped task:\n" + array)
 
 # Slurm runs the same script once per task with SLURM_ARRAY_TASK_ID set; #SBATCH lines are comments.
