@@ -1,6 +1,6 @@
 """One process per run directory: a second vsae_gpu started while the first trains there (a run, a
-resume or a whole sweep) is refused with the holder's pid and touches nothing; a lock left by a
-killed process never blocks."""
+resume or a whole sweep) is refused with the holder's pid and touches nothing, as is a second export
+to one file; a lock left by a killed process never blocks."""
 import os
 import signal
 
@@ -68,4 +68,15 @@ refused(["--json", os.path.join(member, "config.json"), "--resume"], str(sweep.p
 sweep.communicate(timeout=300)
 e2e.check(sweep.returncode == 0, "the sweep failed beside the refused processes")
 e2e.check(os.path.exists(os.path.join(sweep_dir, "summary.json")), "the sweep finished its summary")
-print("PASSED: second run, resume, sweep and member refused with the holder's pid; a killed run's lock never blocks")
+# Two exports to one file: the second is refused while the first (300,000 images) writes.
+out = os.path.join(work, "all.npz")
+export = e2e.start(["export-dataset", "--name", "dsprites", "--count", "300000", "--out", out])
+holder = wait_for_holder(out + ".lock", export)
+e2e.check(holder == str(export.pid), f"the export's lock holds pid {holder}, the export is {export.pid}")
+r = e2e.run(["export-dataset", "--name", "dsprites", "--count", "8", "--out", out])
+e2e.check(r.returncode != 0 and "output file " + out + " is in use by another vsae_gpu process (pid " + holder
+          in r.stderr, "a second export to the same file: " + r.stderr)
+export.communicate(timeout=300)
+e2e.check(export.returncode == 0 and os.path.getsize(out) > 1 << 20, "the first export failed beside the refused one")
+print("PASSED: second run, resume, sweep, member and export refused with the holder's pid; a killed run's lock "
+      "never blocks")

@@ -12,6 +12,7 @@
 #include "apps/vsae/data/sampling.hpp"
 #include "apps/vsae/data/sources.hpp"
 #include "engine/core/check.hpp"
+#include "engine/io/file_lock.hpp"
 
 namespace vsae::data {
 
@@ -184,6 +185,9 @@ ExportSummary export_dataset(const Dataset& ds, const ExportOptions& options) {
 }
 
 int run_export(const ExportOptions& options) {
+  // One writer per output file: a second export to the same path is refused, not interleaved.
+  const FileLock lock(options.out + ".lock", "output file " + options.out,
+                      "; wait for it to finish, or choose another --out");
   std::unique_ptr<Dataset> ds = make_generator(options.name);
   const ExportSummary s = export_dataset(*ds, options);
   std::fprintf(stderr, "vsae_gpu: wrote %lld %s images to %s (%.1f MiB%s) in %.1f s\n",

@@ -1,10 +1,6 @@
 // File handling of the run directory.
 #include "apps/vsae/run/run_directory.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +9,7 @@
 #include <sstream>
 
 #include "engine/core/check.hpp"
+#include "engine/io/file_lock.hpp"
 
 namespace vsae {
 
@@ -29,43 +26,15 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
 }
 
-namespace {
-
-std::string read_holder_pid(int fd) {
-  char text[32] = {};
-  const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
-  std::string pid(text, n > 0 ? static_cast<std::size_t>(n) : 0);
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-  return pid;
-}
-
-}  // namespace
-
 RunDirectory::RunDirectory(std::string path) : path_(std::move(path)) {
   std::error_code ec;
   fs::create_directories(path_, ec);
   if (ec || !fs::is_directory(path_)) throw Error("cannot create the run directory " + path_ + ": " + ec.message());
-  const std::string lock = file(".lock");
-  // O_CLOEXEC: member processes of a sweep must not inherit (and so keep) the sweep's lock.
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) throw Error("cannot open the lock file " + lock + ": " + std::strerror(errno));
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    const std::string holder = read_holder_pid(lock_fd_);
-    ::close(lock_fd_);
-    if (err != EWOULDBLOCK) throw Error("cannot lock the run directory " + path_ + ": " + std::strerror(err));
-    throw Error("run directory " + path_ + " is in use by another vsae_gpu process" +
-                (holder.empty() ? std::string() : " (pid " + holder + ")") +
-                "; wait for it to finish, or pass --out to use another directory");
-  }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
-    std::fprintf(stderr, "vsae_gpu: warning: cannot record the pid in %s: %s\n", lock.c_str(), std::strerror(errno));
+  lock_ = std::make_unique<FileLock>(file(".lock"), "run directory " + path_,
+                                     "; wait for it to finish, or pass --out to use another directory");
 }
 
-RunDirectory::~RunDirectory() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last descriptor releases the flock
-}
+RunDirectory::~RunDirectory() = default;
 
 void RunDirectory::write_json(const std::string& name, const nlohmann::json& value) const {
   write_file_atomic(file(name), value.dump(2) + "\n");

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 namespace vsae {
+
+class FileLock;
 
 class RunDirectory {
  public:
@@ -32,7 +35,7 @@ class RunDirectory {
 
  private:
   std::string path_;
-  int lock_fd_ = -1;
+  std::unique_ptr<FileLock> lock_;
 };
 
 // Writes `text` to `path` through a temporary file and a rename.
