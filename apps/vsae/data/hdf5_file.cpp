@@ -2,8 +2,11 @@
 #include "apps/vsae/data/hdf5_file.hpp"
 
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <type_traits>
 #include <utility>
@@ -85,6 +88,43 @@ std::string rows_str(std::int64_t first, std::int64_t count) {
 
 }  // namespace
 
+namespace {
+
+char crash_message[1024];
+std::size_t crash_message_length = 0;
+bool crash_aborts = false;
+
+extern "C" void on_hdf5_crash(int) {
+  // Only async-signal-safe calls here.
+  [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, crash_message, crash_message_length);
+  if (crash_aborts) std::abort();
+  _exit(1);
+}
+
+}  // namespace
+
+H5CrashGuard::H5CrashGuard(const std::string& path) {
+  const std::string line = "vsae_gpu: error: " + path +
+                           ": the HDF5 library crashed reading the file (it is corrupt); "
+                           "vsae_gpu stops\n";
+  crash_message_length = std::min(line.size(), sizeof crash_message);
+  std::memcpy(crash_message, line.data(), crash_message_length);
+  struct sigaction on_crash {};
+  on_crash.sa_handler = on_hdf5_crash;
+  sigemptyset(&on_crash.sa_mask);
+  sigaction(SIGSEGV, &on_crash, &previous_segv_);
+  sigaction(SIGBUS, &on_crash, &previous_bus_);
+}
+
+void H5CrashGuard::abort_on_crash(bool on) {
+  crash_aborts = on;
+}
+
+H5CrashGuard::~H5CrashGuard() {
+  sigaction(SIGSEGV, &previous_segv_, nullptr);
+  sigaction(SIGBUS, &previous_bus_, nullptr);
+}
+
 std::string H5ArrayInfo::shape_str() const {
   std::string s = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -96,6 +136,7 @@ H5File H5File::open(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail(path, "file not found");
   if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not an HDF5 file");
+  const H5CrashGuard guard(path);
   if (H5Fis_hdf5(path.c_str()) <= 0) fail(path, "not an HDF5 file");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) fail(path, "cannot open the HDF5 file (truncated or corrupt)");
@@ -125,12 +166,14 @@ void H5File::close() {
 
 bool H5File::contains(const std::string& name) const {
   silence_hdf5();
+  const H5CrashGuard guard(path_);
   return H5Lexists(id_, name.c_str(), H5P_DEFAULT) > 0 &&
          H5Oexists_by_name(id_, name.c_str(), H5P_DEFAULT) > 0;
 }
 
 H5ArrayInfo H5File::info(const std::string& name) const {
   silence_hdf5();
+  const H5CrashGuard guard(path_);
   if (!contains(name)) fail(path_, "missing dataset '" + name + "'");
   Handle set(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!set.ok()) fail(path_, "'" + name + "' is not a dataset (or the file is corrupt)");
@@ -146,6 +189,7 @@ H5ArrayInfo H5File::info(const std::string& name) const {
 void H5File::read_rows(const std::string& name, std::int64_t first, std::int64_t count, H5Type type,
                        void* dst) const {
   silence_hdf5();
+  const H5CrashGuard guard(path_);
   Handle set(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!set.ok()) fail(path_, "missing dataset '" + name + "'");
   Handle space(H5Dget_space(set.get()), H5Sclose);

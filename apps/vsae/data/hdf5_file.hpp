@@ -3,6 +3,8 @@
 // of its error stack is switched off; every failure is one vsae::Error that starts with "<path>: ".
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +17,26 @@ struct H5ArrayInfo {
   std::string type;  // "uint8", "int16", "float64", "float32", "string", ...
   std::vector<std::int64_t> shape;
   std::string shape_str() const;  // "(480000, 64, 64, 3)"
+};
+
+// While it lives, a crash (SIGSEGV, SIGBUS) ends the process with one error line naming `path`
+// and exit status 1, instead of a bare segfault: HDF5 1.10.8 crashes on some malformed files
+// (found by tests/fuzz/fuzz_h5; reproducers in tests/fuzz/library-crashes/h5, checked by
+// e2e.hdf5_crash). H5File holds one around each of its HDF5 calls on a file it reads, and nothing
+// else, so that a crash in our own code is never blamed on the file. The process cannot go on
+// after such a crash, so it stops at once.
+class H5CrashGuard {
+ public:
+  explicit H5CrashGuard(const std::string& path);
+  ~H5CrashGuard();
+  // For tests/fuzz/fuzz_h5: abort() after the line instead of _exit(1), so that libFuzzer sees a
+  // deadly signal and saves the input.
+  static void abort_on_crash(bool on);
+  H5CrashGuard(const H5CrashGuard&) = delete;
+  H5CrashGuard& operator=(const H5CrashGuard&) = delete;
+
+ private:
+  struct sigaction previous_segv_{}, previous_bus_{};
 };
 
 class H5File {
