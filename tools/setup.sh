@@ -16,6 +16,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libgtest-dev libopenblas-openmp-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev libzip-dev libcli11-dev
   python3 python3-venv python3-numpy python3-pandas python3-sklearn python3-h5py python3-pil python3-matplotlib python3-torch
+  slurm-wlm munge
 )
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -40,6 +41,12 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   say "creating .venv over /usr/bin/python3 (--system-site-packages)"
   /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+# The real safetensors library (not a Debian package), for the test that checks our files against it.
+if ! .venv/bin/python -c "import safetensors.numpy" 2>/dev/null; then
+  say "installing safetensors into .venv from PyPI"
+  .venv/bin/pip install -q safetensors ||
+    say "safetensors is not available from PyPI here: SafetensorsLibrary.* will be skipped"
 fi
 
 # The CUDA toolkit (with cuDNN and cuBLAS) is not a Debian package here; it is found at its

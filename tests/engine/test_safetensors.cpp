@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -83,6 +84,56 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
   EXPECT_NE(error_of(path).find("larger than the file"), std::string::npos);
   fs::remove(path);
   fs::remove(good);
+}
+
+// Interoperability with the real safetensors library (PyPI's `safetensors`, which tools/setup.sh
+// installs into .venv where the registry offers it): it reads our file, checked against the values
+// we wrote, and writes it back in its own layout, which our reader must read to the same tensors.
+TEST(SafetensorsLibrary, ReadsOurFilesAndWeReadItsFiles) {
+  const std::string python = std::string(VSAE_SOURCE_DIR) + "/.venv/bin/python";
+  if (!fs::exists(python)) GTEST_SKIP() << python << " is missing (tools/setup.sh creates it)";
+  if (std::system((python + " -c 'import safetensors.numpy' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "the safetensors package is not installed for " << python
+                 << " (tools/setup.sh installs it from PyPI; the registry did not offer it)";
+  SafetensorsFile ours = sample();
+  HostTensor pixels;
+  pixels.dtype = DType::u8;
+  pixels.shape = {3, 1, 2};
+  pixels.bytes = {0, 1, 2, 253, 254, 255};
+  ours.tensors["pixels"] = pixels;
+  ours.metadata["epochs_done"] = "3";
+  const std::string mine = temp_path("ours.safetensors"), theirs = temp_path("theirs.safetensors");
+  const std::string script = temp_path("interop.py");
+  write_safetensors(mine, ours);
+  write_bytes(script,
+              "import sys\n"
+              "import numpy as np\n"
+              "from safetensors import safe_open\n"
+              "from safetensors.numpy import load_file, save_file\n"
+              "t = load_file(sys.argv[1])\n"
+              "want = {'encoder.conv1.weight': np.arange(1, 7, dtype=np.float32).reshape(2, 3),\n"
+              "        'counts': np.array([7, 9], dtype=np.int32),\n"
+              "        'pixels': np.array([0, 1, 2, 253, 254, 255], dtype=np.uint8).reshape(3, 1, 2)}\n"
+              "assert sorted(t) == sorted(want), sorted(t)\n"
+              "for k, v in want.items():\n"
+              "    assert t[k].dtype == v.dtype and t[k].shape == v.shape and (t[k] == v).all(), k\n"
+              "with safe_open(sys.argv[1], 'np') as f:\n"
+              "    meta = f.metadata()\n"
+              "assert meta == {'format': 'vsae', 'epochs_done': '3'}, meta\n"
+              "save_file(t, sys.argv[2], metadata=meta)\n");
+  const std::string cmd = python + " " + script + " " + mine + " " + theirs;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const SafetensorsFile back = read_safetensors(theirs);
+  EXPECT_EQ(back.metadata, ours.metadata);
+  ASSERT_EQ(back.tensors.size(), ours.tensors.size());
+  for (const auto& [name, t] : ours.tensors) {
+    ASSERT_TRUE(back.tensors.count(name)) << name;
+    const HostTensor& b = back.tensors.at(name);
+    EXPECT_EQ(b.dtype, t.dtype) << name;
+    EXPECT_EQ(b.shape, t.shape) << name;
+    EXPECT_EQ(b.bytes, t.bytes) << name;
+  }
+  for (const std::string& p : {mine, theirs, script}) fs::remove(p);
 }
 
 }  // namespace
