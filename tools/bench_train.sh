@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
-# Runs tools/bench_train (vsae_gpu) and tools/bench_train_torch.py (PyTorch) on the same shapes and
-# thread count and prints both tables plus one of ratios, with the device, commit and command:
-# output meant to be committed under bench/results/.
+# Runs tools/bench_train (vsae_gpu) and tools/bench_train_torch.py (PyTorch, eager and
+# torch.compile) on the same shapes and thread count, and prints both tables, the ratios and, on the
+# CPU, each case's fraction of the sgemm peak measured in the same run, with the device, commit and
+# command: output meant to be committed under bench/results/.
 #   usage: tools/bench_train.sh [BUILD_DIR] [extra bench_train / bench_train_torch.py arguments]
-# THREADS (default: all cores) sets OMP_NUM_THREADS and torch.set_num_threads; PYTHON picks the
-# interpreter with torch (default /usr/bin/python3, Debian's python3-torch).
+# THREADS (default: all cores) sets OMP_NUM_THREADS and torch.set_num_threads. PYTHON picks the
+# interpreter with torch: default .venv-bench/bin/python (PyTorch 2.x, tools/bench_peer_setup.sh
+# makes it), else /usr/bin/python3 (Debian's torch 1.13, which has no torch.compile).
+# PROFILE=1 adds bench_train's per-op breakdown (its 'profile' rows) to its table.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 shift || true
 threads=${THREADS:-$(nproc)}
-python=${PYTHON:-/usr/bin/python3}
+python=${PYTHON:-}
+if [[ -z $python ]]; then
+  python=/usr/bin/python3
+  [[ -x $root/.venv-bench/bin/python ]] && python=$root/.venv-bench/bin/python
+fi
 export OMP_NUM_THREADS=$threads
 
 echo "# bench_train.sh: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short=12 HEAD)$(git -C "$root" diff --quiet HEAD -- engine kernels apps tools || echo '+dirty')"
 echo "# host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# command: THREADS=$threads $0 $build $*"
-ours=$("$build/tools/bench_train" "$@")
+echo "# command: THREADS=$threads PYTHON=$python $0 $build $*"
+extra=()
+[[ " $* " == *" --device cuda "* ]] || extra+=(--peak)
+[[ ${PROFILE:-0} == 1 ]] && extra+=(--profile)
+ours=$("$build/tools/bench_train" "${extra[@]}" "$@")
 theirs=$("$python" "$root/tools/bench_train_torch.py" --threads "$threads" "$@")
 echo "$ours"
 echo
 echo "$theirs"
 echo
-# Ratios: PyTorch ms/step over vsae_gpu ms/step (> 1: vsae_gpu is faster), per case.
-echo "# speed-up of vsae_gpu over PyTorch (PyTorch ms/step / vsae_gpu ms/step)"
+# Ratios: PyTorch ms/step over vsae_gpu ms/step (> 1: vsae_gpu is faster), and vsae_gpu's GFLOP/s
+# as a share of the sgemm peak.
+echo "# speed-up of vsae_gpu over PyTorch (PyTorch ms/step / vsae_gpu ms/step) and its share of the sgemm peak"
 awk '
   FNR == 1 { file++ }
-  /^#/ || $1 == "dataset" { next }
-  file == 1 { ours[$1 " " $3] = ours[$1 " " $3] " " $4 "=" $5; keys[++n] = $1 " " $3 }
+  file == 1 && $1 == "peak" { peak = $4 }
+  /^#/ || $1 == "dataset" || $1 == "peak" || $1 == "profile" { next }
+  file == 1 { ours[$1 " " $3] = ours[$1 " " $3] " " $4 "=" $5 "=" $7; keys[++n] = $1 " " $3 }
   file == 2 { theirs[$1 " " $3 " " $4] = $5 }
   END {
-    printf "%-9s %6s %-8s %12s %14s %16s\n", "dataset", "batch", "vsae", "vsae ms", "torch eager", "torch compile"
+    printf "%-9s %6s %-6s %10s %12s %14s %9s %8s\n", "dataset", "batch", "vsae", "vsae ms", "vs eager", "vs compile", "GFLOP/s", "of peak"
     for (i = 1; i <= n; i++) {
       k = keys[i]; if (seen[k]++) continue
       split(k, kb, " "); m = split(ours[k], modes, " ")
@@ -39,7 +51,8 @@ awk '
         e = theirs[k " eager"]; c = theirs[k " compile"]
         re = (e ~ /^[0-9.]+$/) ? sprintf("%.2fx", e / mv[2]) : "n/a"
         rc = (c ~ /^[0-9.]+$/) ? sprintf("%.2fx", c / mv[2]) : "n/a"
-        printf "%-9s %6s %-8s %12s %14s %16s\n", kb[1], kb[2], mv[1], mv[2], re, rc
+        pk = (peak > 0) ? sprintf("%.1f%%", 100 * mv[3] / peak) : "n/a"
+        printf "%-9s %6s %-6s %10s %12s %14s %9s %8s\n", kb[1], kb[2], mv[1], mv[2], re, rc, mv[3], pk
       }
     }
   }' <(echo "$ours") <(echo "$theirs")

@@ -110,13 +110,30 @@ void Graph::initialise_parameters(Backend& be, std::uint64_t seed) {
 
 void Graph::forward(Backend& be) {
   VSAE_CHECK(planned_, "graph must be planned before forward");
-  for (auto& node : nodes_) node->forward(be);
+  if (!profile_) {
+    for (auto& node : nodes_) node->forward(be);
+    return;
+  }
+  for (auto& node : nodes_)
+    profile_->time(be, std::string(node->kind()) + " forward", [&] { node->forward(be); });
 }
 
 void Graph::backward(Backend& be) {
   VSAE_CHECK(planned_, "graph must be planned before backward");
-  be.zero(grads_.flat(DType::u8));
-  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) (*it)->backward(be);
+  profiled(profile_, be, "zero gradients", [&] { be.zero(grads_.flat(DType::u8)); });
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+    Node& node = **it;
+    if (profile_)
+      profile_->time(be, std::string(node.kind()) + " backward", [&] { node.backward(be); });
+    else
+      node.backward(be);
+  }
+}
+
+double Graph::training_flops() const {
+  double total = 0.0;
+  for (const auto& node : nodes_) total += node->flops(false) + node->flops(true);
+  return total;
 }
 
 Parameter& Graph::find_parameter(const std::string& name) {

@@ -12,6 +12,7 @@
 
 #include "engine/core/backend.hpp"
 #include "engine/core/storage.hpp"
+#include "engine/graph/op_profile.hpp"
 
 namespace vsae {
 
@@ -49,6 +50,9 @@ class Node {
   virtual void backward(Backend& be) = 0;
   // Called once after memory planning: reserve scratch, choose algorithms.
   virtual void prepare(Backend& /*be*/) {}
+  // Floating-point operations of one forward or backward pass, a multiply-add counting 2: the
+  // GEMM-like ops report theirs; the others (memory-bound) report 0.
+  virtual double flops(bool /*backward*/) const { return 0.0; }
 
  protected:
   virtual void check_shapes() const = 0;
@@ -83,6 +87,10 @@ class Graph {
   void forward(Backend& be);
   // Zeroes every gradient (one memset) and runs the nodes' backward in reverse order.
   void backward(Backend& be);
+  // Times every node's forward and backward under "<kind> forward|backward" (null: off).
+  void set_profile(OpProfile* profile) { profile_ = profile; }
+  // Floating-point operations of one forward plus backward pass, a multiply-add counting 2.
+  double training_flops() const;
 
   // ---- access -----------------------------------------------------------------------------
   const std::deque<Parameter>& parameters() const { return params_; }
@@ -104,6 +112,7 @@ class Graph {
   std::deque<Parameter> params_;
   std::vector<std::unique_ptr<Node>> nodes_;
   bool planned_ = false;
+  OpProfile* profile_ = nullptr;
 
   Storage activations_;
   Storage grads_;  // parameter gradients first (same layout as params), then activation gradients

@@ -8,6 +8,32 @@
 namespace vsae {
 
 namespace {
+// A GEMM-like op: its forward is `forward` flops; its backward computes the weight gradient (the
+// same count) and, when the input needs one, the input gradient (the same again).
+double gemm_like_flops(double forward, bool backward, const Value* input) {
+  return !backward ? forward : forward * (input->requires_grad ? 2.0 : 1.0);
+}
+}  // namespace
+
+// Conv weights are (Cout, Cin, K, K): each output element takes Cin·K·K multiply-adds.
+double Conv2dNode::flops(bool backward) const {
+  const double macs = static_cast<double>(y_->shape.numel()) * (w_->shape.numel() / w_->shape[0]);
+  return gemm_like_flops(2.0 * macs, backward, x_);
+}
+
+// Transposed-conv weights are (Cin, Cout, K, K): each input element feeds Cout·K·K multiply-adds.
+double ConvTranspose2dNode::flops(bool backward) const {
+  const double macs = static_cast<double>(x_->shape.numel()) * (w_->shape.numel() / w_->shape[0]);
+  return gemm_like_flops(2.0 * macs, backward, x_);
+}
+
+// Linear weights are (out, in).
+double LinearNode::flops(bool backward) const {
+  const double macs = static_cast<double>(y_->shape.numel()) * w_->shape[1];
+  return gemm_like_flops(2.0 * macs, backward, x_);
+}
+
+namespace {
 
 void expect_shape(const Tensor& t, const Shape& shape, const char* node, const std::string& what) {
   VSAE_CHECK(t.shape == shape, node << ": " << what << " has shape " << t.shape << ", expected " << shape);

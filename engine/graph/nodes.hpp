@@ -14,6 +14,7 @@ class Conv2dNode : public Node {
   Conv2dNode(Value* x, Parameter* w, Value* y, ConvParams p) : x_(x), w_(w), y_(y), p_(p) {}
   const char* kind() const override { return "conv2d"; }
   void backward(Backend& be) override;
+  double flops(bool backward) const override;
   void prepare(Backend& be) override;
 
  protected:
@@ -32,6 +33,7 @@ class ConvTranspose2dNode : public Node {
   ConvTranspose2dNode(Value* x, Parameter* w, Value* y, ConvParams p) : x_(x), w_(w), y_(y), p_(p) {}
   const char* kind() const override { return "conv_transpose2d"; }
   void backward(Backend& be) override;
+  double flops(bool backward) const override;
   void prepare(Backend& be) override;
 
  protected:
@@ -50,6 +52,7 @@ class LinearNode : public Node {
   LinearNode(Value* x, Parameter* w, Value* y) : x_(x), w_(w), y_(y) {}
   const char* kind() const override { return "linear"; }
   void backward(Backend& be) override;
+  double flops(bool backward) const override;
 
  protected:
   void check_shapes() const override;

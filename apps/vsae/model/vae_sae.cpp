@@ -164,9 +164,13 @@ void VaeSaeModel::forward_backward(Backend& be) {
 
 void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
   forward_backward(be);
-  adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
-            step_, hyper);
-  if (has_controller_) sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);
+  profiled(profile_, be, "adam", [&] {
+    adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
+              step_, hyper);
+  });
+  if (has_controller_)
+    profiled(profile_, be, "sparsity controller",
+             [&] { sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_); });
 }
 
 void VaeSaeModel::evaluate_batch(Backend& be) {

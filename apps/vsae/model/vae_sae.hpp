@@ -83,6 +83,11 @@ class VaeSaeModel {
   }
 
   Graph& graph() { return graph_; }
+  // Times every graph node, the optimizer and the controller of each step (null: off).
+  void set_profile(OpProfile* profile) {
+    profile_ = profile;
+    graph_.set_profile(profile);
+  }
   const ModelConfig& config() const { return config_; }
   int batch() const { return batch_; }
   Value& input() { return *input_; }
@@ -102,6 +107,7 @@ class VaeSaeModel {
   int batch_;
   std::uint64_t seed_;
   Graph graph_;
+  OpProfile* profile_ = nullptr;
   Storage scalars_;  // device scalars and counters
   Tensor step_, weight_one_, weight_beta_, weight_gamma_;
   Tensor k_, coefficient_, batch_active_, fire_count_;
