@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build_dir=${VSAE_BUILD_DIR:-build}
 packages=(
   cmake ninja-build g++ git pkg-config
-  libgtest-dev libopenblas-openmp-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev libzip-dev libcli11-dev
+  libgtest-dev libopenblas-openmp-dev libdnnl-dev nlohmann-json3-dev libhdf5-dev zlib1g-dev libzip-dev libcli11-dev
   python3 python3-venv python3-numpy python3-pandas python3-sklearn python3-h5py python3-pil python3-matplotlib python3-torch
   slurm-wlm munge
 )

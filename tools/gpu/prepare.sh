@@ -10,7 +10,7 @@
 #
 # The kit, all paths relative to it:
 #   vsae_gpu, tests/test_*, tools/bench_kernels, tools/bench_train   stripped, RPATH into lib/
-#   lib.tar.xz      OpenBLAS, libgomp, libgfortran, HDF5 and what it links (libcurl ...), libzip,
+#   lib.tar.xz      OpenBLAS, libgomp, libgfortran, HDF5 and what it links (libcurl ...), libzip, oneDNN,
 #                   cudart, zlib; lib/fallback/ holds libstdc++ and libgcc_s, used only where missing
 #   dev.tar.xz      headers, CMake configs and GoogleTest for a source build there (check.sh's
 #                   fallback when the carried binaries cannot start)
@@ -125,12 +125,14 @@ hdf5_inc=$(sed -n 's/^HDF5_C_INCLUDE_DIR:PATH=//p' "$tree/CMakeCache.txt")
 cp "$hdf5_inc"/*.h "$dev/include/"
 cp /usr/include/zlib.h /usr/include/zconf.h "$dev/include/" 2>/dev/null || true
 cp /usr/include/zip.h /usr/include/zipconf.h "$dev/include/"
+cp -r /usr/include/oneapi "$dev/include/"
 # Link names for the bundled libraries (lib/ unpacks beside dev/).
 hdf5_so=$(cd "$kit/lib" && ls libhdf5*.so.* | head -1)
 ln -s "../../lib/libopenblas.so.0" "$dev/lib/libopenblas.so"
 ln -s "../../lib/$hdf5_so" "$dev/lib/libhdf5.so"
 [[ -f $kit/lib/libz.so.1 ]] && ln -s ../../lib/libz.so.1 "$dev/lib/libz.so"
 ln -s "../../lib/$(cd "$kit/lib" && ls libzip.so.* | head -1)" "$dev/lib/libzip.so"
+ln -s "../../lib/$(cd "$kit/lib" && ls libdnnl.so.* | head -1)" "$dev/lib/libdnnl.so"
 
 # ---- 5. the CUDA cases of each test binary -------------------------------------------------------
 # Every TEST/TEST_P/TEST_F whose body calls VSAE_REQUIRE_CUDA(), found in the sources and checked

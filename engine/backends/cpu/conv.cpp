@@ -1,232 +1,221 @@
-// CPU convolution: the whole batch is lowered to one column matrix (im2col) so that each pass is a
-// single large sgemm, which OpenBLAS threads. The lowering loops use OpenMP too: the project links
-// the OpenMP build of OpenBLAS, so both share one thread pool (with the pthread build the two pools
-// spun against each other and such loops made the convolutions 3x slower).
-#include "engine/backends/cpu/conv.hpp"
+// CPU convolutions through oneDNN (the library PyTorch uses for its CPU convolutions): each shape
+// gets its forward, backward-data and backward-weights primitives once, with the layouts oneDNN
+// prefers (blocked, for its AVX-512 JIT kernels) and the reorders between those and our plain
+// NCHW / OIHW tensors. oneDNN's backward passes overwrite their outputs; ours accumulate, so
+// gradients land in a scratch buffer and are added.
+#include <oneapi/dnnl/dnnl.hpp>
 
-#include <cblas.h>
-
-#include <algorithm>
-#include <climits>
-#include <cstdint>
-#include <cstring>
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <vector>
 
+#include "engine/backends/cpu/conv.hpp"
 #include "kernels/cpu_parallel.hpp"
 
 namespace vsae::cpu {
 
 namespace {
 
-using Index = std::int64_t;
+using dnnl::memory;
+using Tag = memory::format_tag;
 
-// One cross-correlation: input (N, C, H, W) with weight (O, C, KH, KW) gives output (N, O, OH, OW).
-// The transposed convolution is the adjoint of this same map with input and output swapped.
-struct Lowering {
-  Index n, c, h, w;
-  Index o, kh, kw;
-  Index oh, ow;
-  Index stride, pad;
-
-  Index rows() const { return c * kh * kw; }  // of the column matrix: one per (c, kh, kw)
-  Index plane() const { return oh * ow; }     // output pixels per image and channel
-  Index cols() const { return n * plane(); }  // of the column matrix: one per (n, oh, ow)
-};
-
-Lowering make_lowering(const Shape& in, const Shape& weight, const Shape& out, ConvParams p) {
-  Lowering g{in[0],     in[1],  in[2],  in[3],    weight[0], weight[2],
-             weight[3], out[2], out[3], p.stride, p.pad};
-  VSAE_CHECK(g.rows() <= INT_MAX && g.cols() <= INT_MAX, "conv (cpu): lowered matrix "
-                                                             << g.rows() << " x " << g.cols()
-                                                             << " exceeds the BLAS index range");
-  return g;
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
 }
 
-// Grow-only per-thread buffers: a training step calls the same shapes over and over, and
-// re-allocating tens of megabytes each time would cost as much as the arithmetic.
-float* workspace(int slot, Index count) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& buffer = buffers[slot];
-  if (static_cast<Index>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+memory::dims dims_of(const Shape& s) {
+  return {s[0], s[1], s[2], s[3]};
+}
+
+memory::desc plain(const Shape& s, Tag tag) {
+  return memory::desc(dims_of(s), memory::data_type::f32, tag);
+}
+
+memory::desc any(const Shape& s) {
+  return memory::desc(dims_of(s), memory::data_type::f32, Tag::any);
+}
+
+// One tensor argument of a primitive: our plain buffer, and where the primitive wants another
+// layout, its own buffer and the reorder between the two.
+class Arg {
+ public:
+  Arg() = default;
+  Arg(const memory::desc& user, const memory::desc& wanted)
+      : user_(user, cpu_engine(), DNNL_MEMORY_NONE), converted_(user != wanted) {
+    if (converted_) inner_ = memory(wanted, cpu_engine());
+  }
+  // The memory the primitive reads, after reordering `data` into it when needed.
+  memory in(dnnl::stream& s, const float* data) {
+    user_.set_data_handle(const_cast<float*>(data));
+    if (!converted_) return user_;
+    dnnl::reorder(user_, inner_).execute(s, user_, inner_);
+    return inner_;
+  }
+  // The memory the primitive writes; finish() moves it into `data`.
+  memory out(float* data) {
+    user_.set_data_handle(data);
+    return converted_ ? inner_ : user_;
+  }
+  void finish(dnnl::stream& s) {
+    if (converted_) dnnl::reorder(inner_, user_).execute(s, inner_, user_);
+  }
+
+ private:
+  memory user_, inner_;
+  bool converted_ = false;
+};
+
+// dst += src over n floats.
+void add_into(float* dst, const float* src, std::int64_t n) {
+#pragma omp parallel for simd schedule(static) if (cpu_kernels::worth_threads(n))
+  for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+// Grow-only scratch for the gradients that are added rather than written.
+float* scratch(std::int64_t count) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
   return buffer.data();
 }
 
-// The outputs o in [begin, end) whose input index o·stride − pad + k lies inside [0, size): the
-// loops below split each row into padding, a branch-free interior, and padding.
-struct Span {
-  Index begin, end;
+// oneDNN's logical weight dims are (out, in, KH, KW) for both kinds; our transposed-conv weight is
+// stored (in, out, KH, KW), PyTorch's layout, which oneDNN calls iohw.
+memory::dims weight_dims(const Shape& w, bool transposed) {
+  return transposed ? memory::dims{w[1], w[0], w[2], w[3]} : dims_of(w);
+}
+
+// The three passes of one convolution (or transposed convolution) shape.
+struct Plan {
+  dnnl::primitive forward, backward_data, backward_weights;
+  Arg fwd_src, fwd_weights, fwd_dst;
+  Arg bd_diff_dst, bd_weights, bd_diff_src;
+  Arg bw_src, bw_diff_dst, bw_diff_weights;
+
+  Plan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
+    const memory::dims strides{p.stride, p.stride}, pads{p.pad, p.pad};
+    const memory::desc ux = plain(x, Tag::nchw), uy = plain(y, Tag::nchw);
+    const memory::desc uw(weight_dims(w, transposed), memory::data_type::f32,
+                          transposed ? Tag::iohw : Tag::oihw);
+    const memory::desc ax = any(x), ay = any(y);
+    const memory::desc aw(weight_dims(w, transposed), memory::data_type::f32, Tag::any);
+    if (!transposed)
+      make<dnnl::convolution_forward, dnnl::convolution_backward_data, dnnl::convolution_backward_weights>(
+          dnnl::algorithm::convolution_direct, ax, aw, ay, strides, pads, ux, uw, uy);
+    else
+      make<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data,
+           dnnl::deconvolution_backward_weights>(dnnl::algorithm::deconvolution_direct, ax, aw, ay, strides,
+                                                 pads, ux, uw, uy);
+  }
+
+  // The three primitive descriptors in the API of oneDNN 2 (Debian bookworm) or 3 (newer
+  // distributions), then the primitives and their arguments.
+  template <class Fwd, class BwdData, class BwdWeights>
+  void make(dnnl::algorithm alg, const memory::desc& x, const memory::desc& w, const memory::desc& y,
+            const memory::dims& strides, const memory::dims& pads, const memory::desc& ux,
+            const memory::desc& uw, const memory::desc& uy) {
+    dnnl::engine& e = cpu_engine();
+    const auto prop = dnnl::prop_kind::forward_training;
+#if DNNL_VERSION_MAJOR >= 3
+    const typename Fwd::primitive_desc f(e, prop, alg, x, w, y, strides, pads, pads);
+    const typename BwdData::primitive_desc bd(e, alg, x, w, y, strides, pads, pads, f);
+    const typename BwdWeights::primitive_desc bw(e, alg, x, w, y, strides, pads, pads, f);
+#else
+    const typename Fwd::primitive_desc f(typename Fwd::desc(prop, alg, x, w, y, strides, pads, pads), e);
+    const typename BwdData::primitive_desc bd(typename BwdData::desc(alg, x, w, y, strides, pads, pads), e, f);
+    const typename BwdWeights::primitive_desc bw(typename BwdWeights::desc(alg, x, w, y, strides, pads, pads),
+                                                 e, f);
+#endif
+    forward = Fwd(f);
+    backward_data = BwdData(bd);
+    backward_weights = BwdWeights(bw);
+    bind(f, bd, bw, ux, uw, uy);
+  }
+
+  template <class Fwd, class BwdData, class BwdWeights>
+  void bind(const Fwd& f, const BwdData& bd, const BwdWeights& bw, const memory::desc& x,
+            const memory::desc& w, const memory::desc& y) {
+    fwd_src = Arg(x, f.src_desc());
+    fwd_weights = Arg(w, f.weights_desc());
+    fwd_dst = Arg(y, f.dst_desc());
+    bd_diff_dst = Arg(y, bd.diff_dst_desc());
+    bd_weights = Arg(w, bd.weights_desc());
+    bd_diff_src = Arg(x, bd.diff_src_desc());
+    bw_src = Arg(x, bw.src_desc());
+    bw_diff_dst = Arg(y, bw.diff_dst_desc());
+    bw_diff_weights = Arg(w, bw.diff_weights_desc());
+  }
 };
-Span inside(Index outputs, Index size, Index k, Index stride, Index pad) {
-  const Index lo = pad - k;  // o·stride ≥ lo
-  const Index hi = size - 1 + pad - k;  // o·stride ≤ hi
-  const Index begin = lo <= 0 ? 0 : (lo + stride - 1) / stride;
-  const Index end = hi < 0 ? 0 : std::min(outputs, hi / stride + 1);
-  return {std::min(begin, outputs), std::max(end, std::min(begin, outputs))};
+
+// Plans by shape; a training step reuses the same few shapes, so each is built once.
+Plan& plan_for(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
+  using Key = std::array<std::int64_t, 15>;
+  static std::map<Key, std::unique_ptr<Plan>> plans;
+  static std::mutex mutex;
+  const Key key{x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], y[1], y[2], y[3],
+                p.stride, p.pad, transposed ? 1 : 0, y[0]};
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<Plan>& plan = plans[key];
+  if (!plan) plan = std::make_unique<Plan>(x, w, y, p, transposed);
+  return *plan;
 }
 
-// cols (rows, cols): cols[(c, kh, kw)][(n, oh, ow)] = x[n, c, oh·s − p + kh, ow·s − p + kw], 0 in
-// the padding. Threads own whole rows of cols.
-void im2col(const Lowering& g, const float* x, float* cols) {
-  const Index taps = g.kh * g.kw;
-#pragma omp parallel for collapse(2) schedule(static) if (cpu_kernels::worth_threads(g.rows() * g.cols()))
-  for (Index c = 0; c < g.c; ++c) {
-    for (Index tap = 0; tap < taps; ++tap) {
-      const Index kh = tap / g.kw, kw = tap % g.kw;
-      const Span rows = inside(g.oh, g.h, kh, g.stride, g.pad);
-      const Span span = inside(g.ow, g.w, kw, g.stride, g.pad);
-      for (Index n = 0; n < g.n; ++n) {
-        const float* image = x + (n * g.c + c) * g.h * g.w;
-        float* out = cols + (c * taps + tap) * g.cols() + n * g.plane();
-        for (Index oh = 0; oh < g.oh; ++oh, out += g.ow) {
-          if (oh < rows.begin || oh >= rows.end) {
-            std::fill(out, out + g.ow, 0.0f);
-            continue;
-          }
-          const float* in = image + (oh * g.stride - g.pad + kh) * g.w;
-          const Index shift = kw - g.pad;
-          std::fill(out, out + span.begin, 0.0f);
-          for (Index ow = span.begin; ow < span.end; ++ow) out[ow] = in[ow * g.stride + shift];
-          std::fill(out + span.end, out + g.ow, 0.0f);
-        }
-      }
-    }
+void run_forward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& y) {
+  dnnl::stream s(cpu_engine());
+  const memory src = plan.fwd_src.in(s, x.ptr<float>());
+  const memory weights = plan.fwd_weights.in(s, w.ptr<float>());
+  const memory dst = plan.fwd_dst.out(y.ptr<float>());
+  plan.forward.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+  plan.fwd_dst.finish(s);
+  s.wait();
+}
+
+// dx += d(x), dw += d(w) given dy; dx may be undefined (an input that needs no gradient).
+void run_backward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                  const Tensor& dw) {
+  dnnl::stream s(cpu_engine());
+  if (dx.defined()) {
+    float* grad = scratch(dx.numel());
+    const memory diff_dst = plan.bd_diff_dst.in(s, dy.ptr<float>());
+    const memory weights = plan.bd_weights.in(s, w.ptr<float>());
+    const memory diff_src = plan.bd_diff_src.out(grad);
+    plan.backward_data.execute(
+        s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
+    plan.bd_diff_src.finish(s);
+    s.wait();
+    add_into(dx.ptr<float>(), grad, dx.numel());
   }
-}
-
-// The adjoint of im2col: adds every column entry back onto the input pixel it was read from.
-// Threads own whole (n, c) input planes, so no two write the same pixel; each plane's additions
-// happen in the same order whatever the thread count.
-void col2im_add(const Lowering& g, const float* cols, float* dx) {
-  const Index taps = g.kh * g.kw;
-#pragma omp parallel for collapse(2) schedule(static) if (cpu_kernels::worth_threads(g.rows() * g.cols()))
-  for (Index n = 0; n < g.n; ++n) {
-    for (Index c = 0; c < g.c; ++c) {
-      float* image = dx + (n * g.c + c) * g.h * g.w;
-      for (Index tap = 0; tap < taps; ++tap) {
-        const Index kh = tap / g.kw, kw = tap % g.kw;
-        const Span rows = inside(g.oh, g.h, kh, g.stride, g.pad);
-        const Span span = inside(g.ow, g.w, kw, g.stride, g.pad);
-        const float* row = cols + (c * taps + tap) * g.cols() + n * g.plane();
-        for (Index oh = rows.begin; oh < rows.end; ++oh) {
-          float* in = image + (oh * g.stride - g.pad + kh) * g.w;
-          const float* src = row + oh * g.ow;
-          const Index shift = kw - g.pad;
-          for (Index ow = span.begin; ow < span.end; ++ow) in[ow * g.stride + shift] += src[ow];
-        }
-      }
-    }
-  }
-}
-
-// (N, O, OH·OW) -> (O, N·OH·OW): the output-gradient layout the lowered GEMMs multiply with.
-void to_channel_major(const Lowering& g, const float* batch_major, float* channel_major) {
-  for (Index n = 0; n < g.n; ++n)
-    for (Index o = 0; o < g.o; ++o)
-      std::memcpy(channel_major + o * g.cols() + n * g.plane(),
-                  batch_major + (n * g.o + o) * g.plane(),
-                  static_cast<std::size_t>(g.plane()) * sizeof(float));
-}
-
-// (O, N·OH·OW) -> (N, O, OH·OW), overwriting or adding to the destination.
-void to_batch_major(const Lowering& g, const float* channel_major, float* batch_major,
-                    bool accumulate) {
-  for (Index n = 0; n < g.n; ++n) {
-    for (Index o = 0; o < g.o; ++o) {
-      const float* src = channel_major + o * g.cols() + n * g.plane();
-      float* dst = batch_major + (n * g.o + o) * g.plane();
-      for (Index i = 0; i < g.plane(); ++i) dst[i] = accumulate ? dst[i] + src[i] : src[i];
-    }
-  }
-}
-
-int blas_int(Index v) {
-  return static_cast<int>(v);
-}
-
-// out (=|+=) conv(in, weight)
-void lowered_forward(const Lowering& g, const float* in, const float* weight, float* out,
-                     bool accumulate) {
-  float* cols = workspace(0, g.rows() * g.cols());
-  float* product = workspace(1, g.o * g.cols());
-  im2col(g, in, cols);
-  // product (O, N·P) = weight (O, R) · cols (R, N·P)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(g.o), blas_int(g.cols()),
-              blas_int(g.rows()), 1.0f, weight, blas_int(g.rows()), cols, blas_int(g.cols()), 0.0f,
-              product, blas_int(g.cols()));
-  to_batch_major(g, product, out, accumulate);
-}
-
-// din (=|+=) the gradient of conv with respect to its input, given dout.
-void lowered_backward_data(const Lowering& g, const float* weight, const float* dout, float* din,
-                           bool accumulate) {
-  float* cols = workspace(0, g.rows() * g.cols());
-  float* dout_cm = workspace(1, g.o * g.cols());
-  to_channel_major(g, dout, dout_cm);
-  // cols (R, N·P) = weightᵀ (R, O) · dout (O, N·P)
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(g.rows()), blas_int(g.cols()),
-              blas_int(g.o), 1.0f, weight, blas_int(g.rows()), dout_cm, blas_int(g.cols()), 0.0f,
-              cols, blas_int(g.cols()));
-  if (!accumulate)
-    std::memset(din, 0, static_cast<std::size_t>(g.n * g.c * g.h * g.w) * sizeof(float));
-  col2im_add(g, cols, din);
-}
-
-// dweight += dout (O, N·P) · colsᵀ (N·P, R), cols being im2col(in); one GEMM reduces over the batch.
-void filter_gemm(const Lowering& g, const float* dout_cm, const float* cols, float* dweight) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(g.o), blas_int(g.rows()),
-              blas_int(g.cols()), 1.0f, dout_cm, blas_int(g.cols()), cols, blas_int(g.cols()), 1.0f,
-              dweight, blas_int(g.rows()));
-}
-
-// dweight += the gradient of conv with respect to its weight.
-void lowered_backward_filter(const Lowering& g, const float* in, const float* dout,
-                             float* dweight) {
-  float* cols = workspace(0, g.rows() * g.cols());
-  float* dout_cm = workspace(1, g.o * g.cols());
-  im2col(g, in, cols);
-  to_channel_major(g, dout, dout_cm);
-  filter_gemm(g, dout_cm, cols, dweight);
+  float* grad = scratch(dw.numel());
+  const memory src = plan.bw_src.in(s, x.ptr<float>());
+  const memory diff_dst = plan.bw_diff_dst.in(s, dy.ptr<float>());
+  const memory diff_weights = plan.bw_diff_weights.out(grad);
+  plan.backward_weights.execute(
+      s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
+  plan.bw_diff_weights.finish(s);
+  s.wait();
+  add_into(dw.ptr<float>(), grad, dw.numel());
 }
 
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
-  Lowering g = make_lowering(x.shape, w.shape, y.shape, p);
-  lowered_forward(g, x.ptr<float>(), w.ptr<float>(), y.ptr<float>(), false);
+  run_forward(plan_for(x.shape, w.shape, y.shape, p, false), x, w, y);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                      const Tensor& dw, ConvParams p) {
-  Lowering g = make_lowering(x.shape, w.shape, dy.shape, p);
-  if (dx.defined())
-    lowered_backward_data(g, w.ptr<float>(), dy.ptr<float>(), dx.ptr<float>(), true);
-  lowered_backward_filter(g, x.ptr<float>(), dy.ptr<float>(), dw.ptr<float>());
+  run_backward(plan_for(x.shape, w.shape, dy.shape, p, false), x, w, dy, dx, dw);
 }
 
-// The transposed convolution y = convᵀ(x) uses the lowering of the conv that maps y's shape to
-// x's shape with the same weight: (I, O, KH, KW) reads as a conv from O to I channels.
 void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
-  Lowering g = make_lowering(y.shape, w.shape, x.shape, p);
-  lowered_backward_data(g, w.ptr<float>(), x.ptr<float>(), y.ptr<float>(), false);
+  run_forward(plan_for(x.shape, w.shape, y.shape, p, true), x, w, y);
 }
 
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                                const Tensor& dw, ConvParams p) {
-  Lowering g = make_lowering(dy.shape, w.shape, x.shape, p);
-  // Both gradients read the same lowering of dy, so it is built once (it is the largest buffer
-  // of the step for the wide decoder layers).
-  float* cols = workspace(0, g.rows() * g.cols());
-  float* product = workspace(1, g.o * g.cols());
-  im2col(g, dy.ptr<float>(), cols);
-  if (dx.defined()) {
-    // product (O, N·P) = weight (O, R) · cols (R, N·P), then dx += it in x's layout.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(g.o), blas_int(g.cols()),
-                blas_int(g.rows()), 1.0f, w.ptr<float>(), blas_int(g.rows()), cols, blas_int(g.cols()),
-                0.0f, product, blas_int(g.cols()));
-    to_batch_major(g, product, dx.ptr<float>(), true);
-  }
-  to_channel_major(g, x.ptr<float>(), product);
-  filter_gemm(g, product, cols, dw.ptr<float>());
+  run_backward(plan_for(x.shape, w.shape, dy.shape, p, true), x, w, dy, dx, dw);
 }
 
 }  // namespace vsae::cpu

@@ -1,4 +1,4 @@
-// CPU twins of the 2-D convolution ops in engine/ops/conv.hpp: im2col + OpenBLAS sgemm.
+// CPU twins of the 2-D convolution ops in engine/ops/conv.hpp, through oneDNN (conv.cpp).
 // Arguments are already checked by the op layer; shapes and semantics are documented there.
 #pragma once
 
