@@ -15,10 +15,6 @@ echo "[bench-peer] creating $venv with torch==$version from PyPI"
 /usr/bin/python3 -m venv "$venv"
 "$venv/bin/pip" install -q "torch==$version" numpy
 # torch.compile's inductor compiles C++ on the CPU and needs Python's headers.
-if ! ls /usr/include/python3*/Python.h >/dev/null 2>&1; then
-  sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-dev >/dev/null
-fi
+source "$root/tools/debian_packages.sh"
+install_missing "[bench-peer]" python3-dev || true
 "$venv/bin/python" -c "import torch; print('[bench-peer] torch', torch.__version__, 'ready')"

@@ -21,20 +21,8 @@ packages=(
 
 say() { printf '[setup] %s\n' "$*"; }
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-  say "installing Debian packages: ${missing[*]}"
-  sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  say "all Debian packages present"
-fi
+source tools/debian_packages.sh
+install_missing "[setup]" "${packages[@]}" || say "all Debian packages present"
 
 # The Python tools run from a project environment over Debian's python3 (whose numpy, scikit-learn,
 # h5py, matplotlib and torch it sees), never from whichever python3 is first on PATH.

@@ -32,17 +32,8 @@ build=$root/build-fuzz
 say() { printf '[fuzz] %s\n' "$*"; }
 
 # clang, its sanitizer and libFuzzer runtimes, and its OpenMP, from Debian.
-missing=()
-for p in clang-14 libclang-rt-14-dev libomp-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  say "installing Debian packages: ${missing[*]}"
-  sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source tools/debian_packages.sh
+install_missing "[fuzz]" clang-14 libclang-rt-14-dev libomp-14-dev || true
 [[ -x $binary ]] || { echo "[fuzz] error: $binary not found (build it first: tools/setup.sh)" >&2; exit 1; }
 
 say "building the targets (preset fuzz)"
@@ -73,7 +64,7 @@ for compress in no yes; do
 done
 # The .npy members of the exported archives, as standalone files.
 for f in "$seeds"/npz/*.npz; do
-  unzip -q -o "$f" -d "$build/unzipped"
+  /usr/bin/python3 -m zipfile -e "$f" "$build/unzipped"
   for a in "$build"/unzipped/*.npy; do mv "$a" "$seeds/npy/$(basename "$f" .npz)-$(basename "$a")"; done
 done
 rm -rf "$build/unzipped"

@@ -32,16 +32,8 @@ die() { printf '[prepare] error: %s\n' "$*" >&2; exit 1; }
 
 [[ -x /usr/local/cuda/bin/nvcc ]] || die "the CUDA toolkit (/usr/local/cuda/bin/nvcc) is needed to build the kit"
 export PATH=/usr/local/cuda/bin:$PATH
-for tool in patchelf xz; do
-  if ! command -v "$tool" >/dev/null; then
-    say "installing $tool (Debian package)"
-    sudo=""
-    [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    pkg=$tool
-    [[ $tool == xz ]] && pkg=xz-utils
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
-  fi
-done
+source "$root/tools/debian_packages.sh"
+install_missing "[prepare]" patchelf xz-utils || true
 
 # ---- 1. the build -----------------------------------------------------------------------------
 say "configuring $tree (Release, CUDA archs $archs)"
