@@ -45,13 +45,16 @@ class Arg {
   Arg() = default;
   Arg(const memory::desc& user, const memory::desc& wanted)
       : user_(user, cpu_engine(), DNNL_MEMORY_NONE), converted_(user != wanted) {
-    if (converted_) inner_ = memory(wanted, cpu_engine());
+    if (!converted_) return;
+    inner_ = memory(wanted, cpu_engine());
+    to_inner_ = dnnl::reorder(user_, inner_);
+    to_user_ = dnnl::reorder(inner_, user_);
   }
   // The memory the primitive reads, after reordering `data` into it when needed.
   memory in(dnnl::stream& s, const float* data) {
     user_.set_data_handle(const_cast<float*>(data));
     if (!converted_) return user_;
-    dnnl::reorder(user_, inner_).execute(s, user_, inner_);
+    to_inner_.execute(s, user_, inner_);
     return inner_;
   }
   // The memory the primitive writes; finish() moves it into `data`.
@@ -60,11 +63,12 @@ class Arg {
     return converted_ ? inner_ : user_;
   }
   void finish(dnnl::stream& s) {
-    if (converted_) dnnl::reorder(inner_, user_).execute(s, inner_, user_);
+    if (converted_) to_user_.execute(s, inner_, user_);
   }
 
  private:
   memory user_, inner_;
+  dnnl::reorder to_inner_, to_user_;
   bool converted_ = false;
 };
 
