@@ -1,5 +1,5 @@
 // 2-D convolution and transposed convolution, NCHW, f32, no bias (bias_act adds it).
-// CUDA: cuDNN with algorithms chosen once per shape. CPU: im2col + OpenBLAS sgemm.
+// CUDA: cuDNN with algorithms chosen once per shape. CPU: oneDNN, with primitives built once per shape.
 // Backward ops ACCUMULATE into dx/dw (+=); an undefined dx is skipped.
 #pragma once
 
