@@ -62,6 +62,7 @@ for compress in no yes; do
   "$binary" export-dataset --name dsprites --count 4 --compress $compress --out "$seeds/npz/dsprites-$compress.npz" 2>/dev/null
   "$binary" export-dataset --name shapes3d --count 3 --compress $compress --out "$seeds/h5/shapes3d-$compress.h5" 2>/dev/null
 done
+rm -f "$seeds"/npz/*.lock "$seeds"/h5/*.lock  # the exports' lock files are no seeds
 # The .npy members of the exported archives, as standalone files.
 for f in "$seeds"/npz/*.npz; do
   /usr/bin/python3 -m zipfile -e "$f" "$build/unzipped"
