@@ -121,11 +121,17 @@ fuzz_one() {
     fi
   done
   local runs cov
-  runs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
-  [[ -n $runs ]] || runs=$(grep -oE '^#[0-9]+' "$log" | tr -d '#' | sort -n | tail -1)
+  # The last statistics line is the fuzzing's (the replay's comes first); fork mode prints none,
+  # only its periodic "#N: cov: ..." reports.
+  if ((${#mode[@]})); then
+    runs=$(grep -oE '^#[0-9]+:' "$log" | tr -d '#:' | sort -n | tail -1)
+  else
+    runs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}')
+  fi
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-  say "$t: fuzzed ${seconds}s: $runs executions, $cov, $(ls "$found" | wc -l) inputs kept, no finding" \
-      "$( ((library)) && echo "(and $library crashes inside HDF5, kept in build-fuzz/library-crashes/$t)")"
+  local also=""
+  ((library)) && also=" (and $library crashes inside HDF5, kept in build-fuzz/library-crashes/$t)"
+  say "$t: fuzzed ${seconds}s: $runs executions, $cov, $(ls "$found" | wc -l) inputs kept, no finding$also"
 }
 
 # The targets' input files, and libomp's registration files that their _Exit leaves in /dev/shm.
