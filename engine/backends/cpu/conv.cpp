@@ -1,8 +1,9 @@
 // CPU convolutions through oneDNN (the library PyTorch uses for its CPU convolutions): each shape
 // gets its forward, backward-data and backward-weights primitives once, with the layouts oneDNN
 // prefers (blocked, for its AVX-512 JIT kernels) and the reorders between those and our plain
-// NCHW / OIHW tensors. oneDNN's backward passes overwrite their outputs; ours accumulate, so
-// gradients land in a scratch buffer and are added.
+// NCHW / OIHW tensors. oneDNN's backward passes overwrite their outputs; ours accumulate, so a
+// gradient is added to ours in the reorder out of oneDNN's layout (a sum post-op), or, where the
+// layouts agree, through a scratch buffer.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
@@ -38,6 +39,19 @@ memory::desc any(const Shape& s) {
   return memory::desc(dims_of(s), memory::data_type::f32, Tag::any);
 }
 
+// dst += src over n floats.
+void add_into(float* dst, const float* src, std::int64_t n) {
+#pragma omp parallel for simd schedule(static) if (cpu_kernels::worth_threads(n))
+  for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+// Grow-only scratch for the gradients that are added rather than written.
+float* scratch(std::int64_t count) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+}
+
 // One tensor argument of a primitive: our plain buffer, and where the primitive wants another
 // layout, its own buffer and the reorder between the two.
 class Arg {
@@ -49,6 +63,11 @@ class Arg {
     inner_ = memory(wanted, cpu_engine());
     to_inner_ = dnnl::reorder(user_, inner_);
     to_user_ = dnnl::reorder(inner_, user_);
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    dnnl::primitive_attr adding;
+    adding.set_post_ops(sum);
+    add_to_user_ = dnnl::reorder(inner_, user_, adding);
   }
   // The memory the primitive reads, after reordering `data` into it when needed.
   memory in(dnnl::stream& s, const float* data) {
@@ -65,25 +84,30 @@ class Arg {
   void finish(dnnl::stream& s) {
     if (converted_) to_user_.execute(s, inner_, user_);
   }
+  // Adds the primitive's output to `data` (our gradients accumulate), in the reorder when there
+  // is one, else through a scratch buffer.
+  memory out_adding(float* data, std::int64_t count) {
+    if (converted_) return out(data);
+    adding_to_ = data;
+    adding_count_ = count;
+    return out(scratch(count));
+  }
+  void finish_adding(dnnl::stream& s) {
+    if (converted_) {
+      add_to_user_.execute(s, inner_, user_);
+      return;
+    }
+    s.wait();
+    add_into(adding_to_, static_cast<const float*>(user_.get_data_handle()), adding_count_);
+  }
 
  private:
   memory user_, inner_;
-  dnnl::reorder to_inner_, to_user_;
+  dnnl::reorder to_inner_, to_user_, add_to_user_;
   bool converted_ = false;
+  float* adding_to_ = nullptr;
+  std::int64_t adding_count_ = 0;
 };
-
-// dst += src over n floats.
-void add_into(float* dst, const float* src, std::int64_t n) {
-#pragma omp parallel for simd schedule(static) if (cpu_kernels::worth_threads(n))
-  for (std::int64_t i = 0; i < n; ++i) dst[i] += src[i];
-}
-
-// Grow-only scratch for the gradients that are added rather than written.
-float* scratch(std::int64_t count) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
-  return buffer.data();
-}
 
 // oneDNN's logical weight dims are (out, in, KH, KW) for both kinds; our transposed-conv weight is
 // stored (in, out, KH, KW), PyTorch's layout, which oneDNN calls iohw.
@@ -181,25 +205,20 @@ void run_backward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& dy
                   const Tensor& dw) {
   dnnl::stream s(cpu_engine());
   if (dx.defined()) {
-    float* grad = scratch(dx.numel());
     const memory diff_dst = plan.bd_diff_dst.in(s, dy.ptr<float>());
     const memory weights = plan.bd_weights.in(s, w.ptr<float>());
-    const memory diff_src = plan.bd_diff_src.out(grad);
+    const memory diff_src = plan.bd_diff_src.out_adding(dx.ptr<float>(), dx.numel());
     plan.backward_data.execute(
         s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
-    plan.bd_diff_src.finish(s);
-    s.wait();
-    add_into(dx.ptr<float>(), grad, dx.numel());
+    plan.bd_diff_src.finish_adding(s);
   }
-  float* grad = scratch(dw.numel());
   const memory src = plan.bw_src.in(s, x.ptr<float>());
   const memory diff_dst = plan.bw_diff_dst.in(s, dy.ptr<float>());
-  const memory diff_weights = plan.bw_diff_weights.out(grad);
+  const memory diff_weights = plan.bw_diff_weights.out_adding(dw.ptr<float>(), dw.numel());
   plan.backward_weights.execute(
       s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
-  plan.bw_diff_weights.finish(s);
+  plan.bw_diff_weights.finish_adding(s);
   s.wait();
-  add_into(dw.ptr<float>(), grad, dw.numel());
 }
 
 }  // namespace
