@@ -110,24 +110,21 @@ void Graph::initialise_parameters(Backend& be, std::uint64_t seed) {
 
 void Graph::forward(Backend& be) {
   VSAE_CHECK(planned_, "graph must be planned before forward");
-  if (!profile_) {
-    for (auto& node : nodes_) node->forward(be);
-    return;
-  }
-  for (auto& node : nodes_)
-    profile_->time(be, std::string(node->kind()) + " forward", [&] { node->forward(be); });
+  for (auto& node : nodes_) run_pass(be, *node, false);
 }
 
 void Graph::backward(Backend& be) {
   VSAE_CHECK(planned_, "graph must be planned before backward");
   profiled(profile_, be, "zero gradients", [&] { be.zero(grads_.flat(DType::u8)); });
-  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
-    Node& node = **it;
-    if (profile_)
-      profile_->time(be, std::string(node.kind()) + " backward", [&] { node.backward(be); });
-    else
-      node.backward(be);
-  }
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) run_pass(be, **it, true);
+}
+
+void Graph::run_pass(Backend& be, Node& node, bool backward) {
+  const auto pass = [&] { backward ? node.backward(be) : node.forward(be); };
+  if (profile_)
+    profile_->time(be, std::string(node.kind()) + (backward ? " backward" : " forward"), pass);
+  else
+    pass();
 }
 
 double Graph::training_flops() const {

@@ -107,6 +107,8 @@ class Graph {
 
  private:
   void initialise_parameters(Backend& be, std::uint64_t seed);
+  // One node's forward or backward, timed under "<kind> forward|backward" when profiling.
+  void run_pass(Backend& be, Node& node, bool backward);
 
   std::deque<Value> values_;  // deque: stable addresses while building
   std::deque<Parameter> params_;
