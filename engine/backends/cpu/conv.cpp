@@ -121,6 +121,7 @@ struct Plan {
   Arg fwd_src, fwd_weights, fwd_dst;
   Arg bd_diff_dst, bd_weights, bd_diff_src;
   Arg bw_src, bw_diff_dst, bw_diff_weights;
+  bool shared_diff_dst = false;  // both backward passes want dy in the same layout: reorder it once
 
   Plan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
     const memory::dims strides{p.stride, p.stride}, pads{p.pad, p.pad};
@@ -174,6 +175,7 @@ struct Plan {
     bw_src = Arg(x, bw.src_desc());
     bw_diff_dst = Arg(y, bw.diff_dst_desc());
     bw_diff_weights = Arg(w, bw.diff_weights_desc());
+    shared_diff_dst = bd.diff_dst_desc() == bw.diff_dst_desc();
   }
 };
 
@@ -204,16 +206,17 @@ void run_forward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& y) 
 void run_backward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                   const Tensor& dw) {
   dnnl::stream s(cpu_engine());
+  memory diff_dst;
   if (dx.defined()) {
-    const memory diff_dst = plan.bd_diff_dst.in(s, dy.ptr<float>());
+    diff_dst = plan.bd_diff_dst.in(s, dy.ptr<float>());
     const memory weights = plan.bd_weights.in(s, w.ptr<float>());
     const memory diff_src = plan.bd_diff_src.out_adding(dx.ptr<float>(), dx.numel());
     plan.backward_data.execute(
         s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
     plan.bd_diff_src.finish_adding(s);
   }
+  if (!dx.defined() || !plan.shared_diff_dst) diff_dst = plan.bw_diff_dst.in(s, dy.ptr<float>());
   const memory src = plan.bw_src.in(s, x.ptr<float>());
-  const memory diff_dst = plan.bw_diff_dst.in(s, dy.ptr<float>());
   const memory diff_weights = plan.bw_diff_weights.out_adding(dw.ptr<float>(), dw.numel());
   plan.backward_weights.execute(
       s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
