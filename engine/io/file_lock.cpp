@@ -17,9 +17,8 @@ namespace {
 std::string read_holder_pid(int fd) {
   char text[32] = {};
   const ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
-  std::string pid(text, n > 0 ? static_cast<std::size_t>(n) : 0);
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-  return pid;
+  const std::string content(text, n > 0 ? static_cast<std::size_t>(n) : 0);
+  return content.substr(0, content.find('\n'));  // the first line: see the writer below
 }
 
 }  // namespace
@@ -36,8 +35,11 @@ FileLock::FileLock(const std::string& lock_path, const std::string& what, const 
     throw Error(what + " is in use by another vsae_gpu process" +
                 (holder.empty() ? std::string() : " (pid " + holder + ")") + advice);
   }
+  // The pid is written over the old one before the file is cut to its length, so a reader never
+  // sees an empty file: its first line is the old holder's pid or ours.
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+  if (::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()) ||
+      ::ftruncate(fd_, static_cast<off_t>(pid.size())) != 0)
     std::fprintf(stderr, "vsae_gpu: warning: cannot record the pid in %s: %s\n", lock_path.c_str(),
                  std::strerror(errno));
 }

@@ -146,6 +146,11 @@ def start(args, env_extra=None):
                             stderr=subprocess.PIPE, text=True)
 
 
+def lock_holder(lock):
+    """The pid recorded in a lock file (its first line; see engine/io/file_lock.cpp), "" if none."""
+    return open(lock).read().split("\n")[0] if os.path.exists(lock) else ""
+
+
 def wait_until(condition, process, timeout=300):
     """Polls `condition()` while `process` runs; False if the process ended (or time ran out) first."""
     import time

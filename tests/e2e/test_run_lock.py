@@ -11,9 +11,9 @@ work = e2e.tempdir()
 
 def wait_for_holder(lock, process):
     """The pid in DIR/.lock once `process` holds it."""
-    held = e2e.wait_until(lambda: os.path.exists(lock) and open(lock).read().strip(), process, 60)
+    held = e2e.wait_until(lambda: e2e.lock_holder(lock) != "", process, 60)
     e2e.check(held, "the first process ended before the second could start")
-    return open(lock).read().strip()
+    return e2e.lock_holder(lock)
 
 
 def refused(args, holder, what):

@@ -46,12 +46,12 @@ e2e.check(r.returncode == 0 and "already finished" in r.stdout, "a rerun task sh
 # A requeued task that starts while its first attempt still runs is refused and changes nothing.
 member_dir = os.path.dirname(members[1])
 lock = os.path.join(member_dir, ".lock")
-planner = open(lock).read()  # --plan held the lock briefly to write the member's config
+planner = e2e.lock_holder(lock)  # --plan held the lock briefly to write the member's config
 first = subprocess.Popen(["bash", os.path.join(slurm, "array.sbatch")], cwd=work, text=True, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=dict(os.environ, SLURM_ARRAY_TASK_ID="1", OMP_NUM_THREADS="2"))
-e2e.check(e2e.wait_until(lambda: open(lock).read() != planner, first, 60),
+e2e.check(e2e.wait_until(lambda: e2e.lock_holder(lock) not in ("", planner), first, 60),
           "the first attempt ended before the requeued one could start")
-holder = open(lock).read().strip()
+holder = e2e.lock_holder(lock)
 second = subprocess.run(["bash", os.path.join(slurm, "array.sbatch")], capture_output=True, text=True, cwd=work,
                         env=dict(os.environ, SLURM_ARRAY_TASK_ID="1"))
 e2e.check(second.returncode != 0 and f"is in use by another vsae_gpu process (pid {holder})" in second.stderr,
