@@ -6,12 +6,23 @@
 namespace vsae {
 
 namespace {
-Value* add_bias_act(Graph& g, const std::string& name, Value* pre, std::int64_t channels,
-                    std::int64_t fan_in, Activation act) {
-  Parameter* b = g.parameter(name + ".bias", Shape{channels}, ParamInit{fan_in});
-  Value* y = g.value(name, pre->shape);
-  g.add<BiasActNode>(pre, b, y, act);
-  return y;
+// The layer's bias and output, y = act(pre + b).
+FusedBiasAct bias_act_output(Graph& g, const std::string& name, const Value* pre, std::int64_t fan_in,
+                             Activation act) {
+  Parameter* b = g.parameter(name + ".bias", Shape{pre->shape[1]}, ParamInit{fan_in});
+  return FusedBiasAct{b, g.value(name, pre->shape), act};
+}
+
+// A convolution layer: the conv node applies the bias and activation in its forward, and the
+// bias_act node after it (so its backward runs first) takes them back.
+template <class ConvNode>
+Value* add_conv_layer(Graph& g, const std::string& name, Value* x, Parameter* w, const Shape& pre_shape,
+                      ConvParams p, std::int64_t fan_in, Activation act) {
+  Value* pre = g.value(name + ".pre", pre_shape);
+  const FusedBiasAct out = bias_act_output(g, name, pre, fan_in, act);
+  g.add<ConvNode>(x, w, pre, p, out);
+  g.add<BiasActNode>(pre, out.b, out.y, act, BiasActNode::Pass::backward_only);
+  return out.y;
 }
 }  // namespace
 
@@ -20,9 +31,7 @@ Value* conv2d_layer(Graph& g, const std::string& name, Value* x, int out_channel
   const std::int64_t in_channels = x->shape[1];
   const std::int64_t fan_in = in_channels * kernel * kernel;
   Parameter* w = g.parameter(name + ".weight", Shape{out_channels, in_channels, kernel, kernel}, ParamInit{fan_in});
-  Value* pre = g.value(name + ".pre", conv2d_output_shape(x->shape, w->shape, p));
-  g.add<Conv2dNode>(x, w, pre, p);
-  return add_bias_act(g, name, pre, out_channels, fan_in, act);
+  return add_conv_layer<Conv2dNode>(g, name, x, w, conv2d_output_shape(x->shape, w->shape, p), p, fan_in, act);
 }
 
 Value* conv_transpose2d_layer(Graph& g, const std::string& name, Value* x, int out_channels, int kernel,
@@ -31,9 +40,8 @@ Value* conv_transpose2d_layer(Graph& g, const std::string& name, Value* x, int o
   // PyTorch computes a transposed convolution's fan-in from weight dim 1 (its output channels).
   const std::int64_t fan_in = std::int64_t{out_channels} * kernel * kernel;
   Parameter* w = g.parameter(name + ".weight", Shape{in_channels, out_channels, kernel, kernel}, ParamInit{fan_in});
-  Value* pre = g.value(name + ".pre", conv_transpose2d_output_shape(x->shape, w->shape, p));
-  g.add<ConvTranspose2dNode>(x, w, pre, p);
-  return add_bias_act(g, name, pre, out_channels, fan_in, act);
+  return add_conv_layer<ConvTranspose2dNode>(g, name, x, w, conv_transpose2d_output_shape(x->shape, w->shape, p),
+                                             p, fan_in, act);
 }
 
 Value* linear_layer(Graph& g, const std::string& name, Value* x, int out_features, Activation act) {
@@ -42,7 +50,9 @@ Value* linear_layer(Graph& g, const std::string& name, Value* x, int out_feature
   Parameter* w = g.parameter(name + ".weight", Shape{out_features, in_features}, ParamInit{in_features});
   Value* pre = g.value(name + ".pre", Shape{x->shape[0], out_features});
   g.add<LinearNode>(x, w, pre);
-  return add_bias_act(g, name, pre, out_features, in_features, act);
+  const FusedBiasAct out = bias_act_output(g, name, pre, in_features, act);
+  g.add<BiasActNode>(pre, out.b, out.y, act);
+  return out.y;
 }
 
 }  // namespace vsae

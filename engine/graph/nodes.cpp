@@ -17,7 +17,7 @@ double gemm_like_flops(double forward, bool backward, const Value* input) {
 
 // Conv weights are (Cout, Cin, K, K): each output element takes Cin·K·K multiply-adds.
 double Conv2dNode::flops(bool backward) const {
-  const double macs = static_cast<double>(y_->shape.numel()) * (w_->shape.numel() / w_->shape[0]);
+  const double macs = static_cast<double>(pre_->shape.numel()) * (w_->shape.numel() / w_->shape[0]);
   return gemm_like_flops(2.0 * macs, backward, x_);
 }
 
@@ -48,32 +48,44 @@ const Tensor kNone;  // an undefined gradient: the op skips it
 
 const Tensor& grad_or_none(const Value* v) { return v->requires_grad ? v->grad : kNone; }
 
-}  // namespace
-
 // ---- convolutions -----------------------------------------------------------------------------
+
+// pre has the convolution's output shape, and y and b the fused bias + activation's.
+void expect_fused_output(const Value* pre, const FusedBiasAct& out, const char* node) {
+  expect_same(pre, out.y, node);
+  expect_shape(out.b->value, Shape{pre->shape[1]}, node, out.b->name);
+}
+
+ConvEpilogue epilogue(const FusedBiasAct& out) { return ConvEpilogue{&out.b->value, out.act}; }
+
+}  // namespace
 
 void Conv2dNode::check_shapes() const {
   expect_shape(x_->data, x_->shape, kind(), x_->name);
   expect_shape(w_->value, w_->shape, kind(), w_->name);
-  expect_shape(y_->data, conv2d_output_shape(x_->shape, w_->shape, p_), kind(), y_->name);
+  expect_shape(pre_->data, conv2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
+  expect_fused_output(pre_, out_, kind());
 }
 void Conv2dNode::prepare(Backend& be) { conv2d_prepare(be, x_->shape, w_->shape, p_); }
-void Conv2dNode::forward_impl(Backend& be) { conv2d_forward(be, x_->data, w_->value, y_->data, p_); }
+void Conv2dNode::forward_impl(Backend& be) {
+  conv2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_));
+}
 void Conv2dNode::backward(Backend& be) {
-  conv2d_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad, p_);
+  conv2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_);
 }
 
 void ConvTranspose2dNode::check_shapes() const {
   expect_shape(x_->data, x_->shape, kind(), x_->name);
   expect_shape(w_->value, w_->shape, kind(), w_->name);
-  expect_shape(y_->data, conv_transpose2d_output_shape(x_->shape, w_->shape, p_), kind(), y_->name);
+  expect_shape(pre_->data, conv_transpose2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
+  expect_fused_output(pre_, out_, kind());
 }
 void ConvTranspose2dNode::prepare(Backend& be) { conv_transpose2d_prepare(be, x_->shape, w_->shape, p_); }
 void ConvTranspose2dNode::forward_impl(Backend& be) {
-  conv_transpose2d_forward(be, x_->data, w_->value, y_->data, p_);
+  conv_transpose2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_));
 }
 void ConvTranspose2dNode::backward(Backend& be) {
-  conv_transpose2d_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad, p_);
+  conv_transpose2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_);
 }
 
 // ---- linear and bias + activation -------------------------------------------------------------
@@ -93,7 +105,9 @@ void BiasActNode::check_shapes() const {
   expect_shape(b_->value, Shape{x_->shape[1]}, kind(), b_->name);
 }
 void BiasActNode::prepare(Backend& be) { bias_act_prepare(be, y_->shape); }
-void BiasActNode::forward_impl(Backend& be) { bias_act_forward(be, x_->data, b_->value, y_->data, act_); }
+void BiasActNode::forward_impl(Backend& be) {
+  if (pass_ == Pass::forward_and_backward) bias_act_forward(be, x_->data, b_->value, y_->data, act_);
+}
 void BiasActNode::backward(Backend& be) {
   bias_act_backward(be, y_->data, y_->grad, grad_or_none(x_), b_->grad, act_);
 }

@@ -9,9 +9,20 @@
 
 namespace vsae {
 
+// A convolution layer's bias + activation, y = act(pre + b): the convolution node applies it in
+// its forward (fused into the convolution on the CPU), and a BiasActNode built with
+// BiasActNode::Pass::backward_only runs its backward, from y's gradient into pre's.
+struct FusedBiasAct {
+  Parameter* b;
+  Value* y;
+  Activation act;
+};
+
+// x -> pre (whose gradient its backward reads) -> y = act(pre + b), written by its forward.
 class Conv2dNode : public Node {
  public:
-  Conv2dNode(Value* x, Parameter* w, Value* y, ConvParams p) : x_(x), w_(w), y_(y), p_(p) {}
+  Conv2dNode(Value* x, Parameter* w, Value* pre, ConvParams p, FusedBiasAct out)
+      : x_(x), w_(w), pre_(pre), p_(p), out_(out) {}
   const char* kind() const override { return "conv2d"; }
   void backward(Backend& be) override;
   double flops(bool backward) const override;
@@ -22,15 +33,17 @@ class Conv2dNode : public Node {
   void forward_impl(Backend& be) override;
 
  private:
-  Value *x_;
+  Value* x_;
   Parameter* w_;
-  Value* y_;
+  Value* pre_;
   ConvParams p_;
+  FusedBiasAct out_;
 };
 
 class ConvTranspose2dNode : public Node {
  public:
-  ConvTranspose2dNode(Value* x, Parameter* w, Value* y, ConvParams p) : x_(x), w_(w), y_(y), p_(p) {}
+  ConvTranspose2dNode(Value* x, Parameter* w, Value* pre, ConvParams p, FusedBiasAct out)
+      : x_(x), w_(w), pre_(pre), p_(p), out_(out) {}
   const char* kind() const override { return "conv_transpose2d"; }
   void backward(Backend& be) override;
   double flops(bool backward) const override;
@@ -43,8 +56,9 @@ class ConvTranspose2dNode : public Node {
  private:
   Value* x_;
   Parameter* w_;
-  Value* y_;
+  Value* pre_;
   ConvParams p_;
+  FusedBiasAct out_;
 };
 
 class LinearNode : public Node {
@@ -66,7 +80,10 @@ class LinearNode : public Node {
 
 class BiasActNode : public Node {
  public:
-  BiasActNode(Value* x, Parameter* b, Value* y, Activation act) : x_(x), b_(b), y_(y), act_(act) {}
+  // backward_only: the producer of x applies the forward (see FusedBiasAct).
+  enum class Pass { forward_and_backward, backward_only };
+  BiasActNode(Value* x, Parameter* b, Value* y, Activation act, Pass pass = Pass::forward_and_backward)
+      : x_(x), b_(b), y_(y), act_(act), pass_(pass) {}
   const char* kind() const override { return "bias_act"; }
   void prepare(Backend& be) override;
   void backward(Backend& be) override;
@@ -80,6 +97,7 @@ class BiasActNode : public Node {
   Parameter* b_;
   Value* y_;
   Activation act_;
+  Pass pass_;
 };
 
 // Draws the reparameterisation noise for the current step (a device counter).

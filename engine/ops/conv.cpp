@@ -56,6 +56,31 @@ void check_backward(Backend& be, const char* op, const Tensor& x, const Tensor& 
   }
 }
 
+void check_forward(Backend& be, const char* op, const Tensor& x, const Tensor& w, const Tensor& y,
+                   const Shape& expected, const ConvEpilogue& epilogue) {
+  check_f32(be, op, "x", x);
+  check_f32(be, op, "w", w);
+  check_f32(be, op, "y", y);
+  check_output(op, "y", y, expected, x, w);
+  if (epilogue.bias != nullptr) {
+    check_f32(be, op, "bias", *epilogue.bias);
+    check_output(op, "bias", *epilogue.bias, Shape{expected[1]}, x, w);
+  } else {
+    VSAE_CHECK(epilogue.act == Activation::none, op << ": an activation needs a bias");
+  }
+}
+
+const float* bias_data(const ConvEpilogue& epilogue) {
+  return epilogue.bias != nullptr ? epilogue.bias->ptr<float>() : nullptr;
+}
+
+#if VSAE_HAVE_CUDA
+// CUDA's output pass: bias_act in place on the convolution's output.
+void apply_epilogue(Backend& be, const Tensor& y, const ConvEpilogue& epilogue) {
+  if (epilogue.bias != nullptr) bias_act_forward(be, y, *epilogue.bias, y, epilogue.act);
+}
+#endif
+
 }  // namespace
 
 Shape conv2d_output_shape(const Shape& x, const Shape& w, ConvParams p) {
@@ -78,19 +103,17 @@ Shape conv_transpose2d_output_shape(const Shape& x, const Shape& w, ConvParams p
   return Shape{x[0], w[1], h, wd};
 }
 
-void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
-  Shape expected = conv2d_output_shape(x.shape, w.shape, p);
-  check_f32(be, "conv2d", "x", x);
-  check_f32(be, "conv2d", "w", w);
-  check_f32(be, "conv2d", "y", y);
-  check_output("conv2d", "y", y, expected, x, w);
+void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
+                    const ConvEpilogue& epilogue) {
+  check_forward(be, "conv2d", x, w, y, conv2d_output_shape(x.shape, w.shape, p), epilogue);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda()) {
     cuda::conv2d_forward(be, x, w, y, p);
+    apply_epilogue(be, y, epilogue);
     return;
   }
 #endif
-  cpu::conv2d_forward(x, w, y, p);
+  cpu::conv2d_forward(x, w, y, p, bias_data(epilogue), epilogue.act);
 }
 
 void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
@@ -106,20 +129,17 @@ void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor
   cpu::conv2d_backward(x, w, dy, dx, dw, p);
 }
 
-void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y,
-                              ConvParams p) {
-  Shape expected = conv_transpose2d_output_shape(x.shape, w.shape, p);
-  check_f32(be, "conv_transpose2d", "x", x);
-  check_f32(be, "conv_transpose2d", "w", w);
-  check_f32(be, "conv_transpose2d", "y", y);
-  check_output("conv_transpose2d", "y", y, expected, x, w);
+void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
+                              const ConvEpilogue& epilogue) {
+  check_forward(be, "conv_transpose2d", x, w, y, conv_transpose2d_output_shape(x.shape, w.shape, p), epilogue);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda()) {
     cuda::conv_transpose2d_forward(be, x, w, y, p);
+    apply_epilogue(be, y, epilogue);
     return;
   }
 #endif
-  cpu::conv_transpose2d_forward(x, w, y, p);
+  cpu::conv_transpose2d_forward(x, w, y, p, bias_data(epilogue), epilogue.act);
 }
 
 void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,

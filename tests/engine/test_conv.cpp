@@ -355,6 +355,62 @@ TEST(ConvCpu, RejectsBadArguments) {
       "conv_transpose2d: y is (2, 3, 9, 8), expected (2, 3, 8, 8)");
 }
 
+// ---- the fused output pass: y = act(conv(x, w) + b) -----------------------------------------
+
+// The forward with an epilogue into a NaN-filled y; the bias is uniform in [-1, 1], so a ReLU
+// zeroes a good share of the outputs.
+std::vector<float> fused_forward(Backend& be, const ConvCase& c, const ConvData& d, const std::vector<float>& b,
+                                 Activation act) {
+  const Shape bs{c.y_shape()[1]};
+  test::GuardedTensor x(be, c.x_shape()), w(be, c.w_shape()), bias(be, bs), y(be, c.y_shape());
+  x.upload(d.x);
+  w.upload(d.w);
+  bias.upload(b);
+  y.upload(std::vector<float>(count(c.y_shape()), std::numeric_limits<float>::quiet_NaN()));
+  const ConvEpilogue epilogue{&static_cast<const Tensor&>(bias), act};
+  if (c.transposed)
+    conv_transpose2d_forward(be, x, w, y, c.params(), epilogue);
+  else
+    conv2d_forward(be, x, w, y, c.params(), epilogue);
+  EXPECT_TRUE(y.guards_intact() && bias.guards_intact()) << "guard overwritten on " << be.name();
+  return y.download<float>();
+}
+
+class ConvEpilogueCpu : public ::testing::TestWithParam<ConvCase> {};
+
+// The fused forward equals the naive convolution with the bias added and the activation applied.
+TEST_P(ConvEpilogueCpu, MatchesNaiveLoopsThenBiasAct) {
+  const ConvCase& c = GetParam();
+  SCOPED_TRACE(::testing::Message() << c);
+  const ConvData d = make_data(c);
+  const std::vector<float> b = test::random_uniform(static_cast<std::size_t>(c.y_shape()[1]), -1, 1, 16);
+  const Exact e = c.transposed ? naive_conv_transpose2d(c, d) : naive_conv2d(c, d);
+  const std::int64_t plane = c.y_shape()[2] * c.y_shape()[3];
+  for (Activation act : {Activation::none, Activation::relu}) {
+    std::vector<float> ref(e.y.size());
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      const double v = e.y[i] + b[static_cast<std::size_t>(static_cast<std::int64_t>(i) / plane % c.y_shape()[1])];
+      ref[i] = static_cast<float>(act == Activation::relu ? std::max(v, 0.0) : v);
+    }
+    const std::vector<float> got = fused_forward(test::cpu(), c, d, b, act);
+    EXPECT_TRUE(test::all_close(ref, got, scaled(2e-6, 1e-5, ref))) << (act == Activation::relu ? "relu" : "none");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ConvEpilogueCpu, ::testing::ValuesIn(cpu_cases()), case_name);
+
+TEST(ConvEpilogueCpu, RejectsBadArguments) {
+  Backend& be = test::cpu();
+  std::vector<float> buf(4096);
+  auto t = [&](Shape s) { return Tensor(buf.data(), s, DType::f32, Device::cpu); };
+  Tensor x = t(Shape{2, 3, 8, 8}), w = t(Shape{4, 3, 4, 4}), y = t(Shape{2, 4, 4, 4});
+  const Tensor wrong = t(Shape{3});
+  expect_error([&] { conv2d_forward(be, x, w, y, ConvParams{2, 1}, ConvEpilogue{&wrong, Activation::relu}); },
+               "conv2d: bias is (3), expected (4)");
+  expect_error([&] { conv2d_forward(be, x, w, y, ConvParams{2, 1}, ConvEpilogue{nullptr, Activation::relu}); },
+               "conv2d: an activation needs a bias");
+}
+
 // ---- finite differences on the CPU backend ---------------------------------------------------
 
 void check_conv_gradients(const ConvCase& c) {
@@ -416,6 +472,30 @@ TEST_P(ConvBackends, CudaMatchesCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvBackends, ::testing::ValuesIn(backend_cases()), case_name);
+
+// CUDA's output pass (the bias_act kernel in place after cuDNN) against the CPU's fused one.
+class ConvEpilogueBackends : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(ConvEpilogueBackends, CudaMatchesCpu) {
+  VSAE_REQUIRE_CUDA();
+  const ConvCase& c = GetParam();
+  SCOPED_TRACE(::testing::Message() << c);
+  const ConvData d = make_data(c);
+  const std::vector<float> b = test::random_uniform(static_cast<std::size_t>(c.y_shape()[1]), -1, 1, 16);
+  Backend& gpu = test::cuda();
+  test::Tf32Scope tf32(gpu, false);
+  if (c.transposed)
+    conv_transpose2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
+  else
+    conv2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
+  for (Activation act : {Activation::none, Activation::relu}) {
+    const std::vector<float> ref = fused_forward(test::cpu(), c, d, b, act);
+    const std::vector<float> got = fused_forward(gpu, c, d, b, act);
+    EXPECT_TRUE(test::all_close(ref, got, scaled(5e-5, 1e-4, ref))) << (act == Activation::relu ? "relu" : "none");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ModelLayers, ConvEpilogueBackends, ::testing::ValuesIn(model_layers(3)), case_name);
 
 // Deterministic algorithms come first, so the model's layers give the same bits on every run.
 class ConvCudaDeterminism : public ::testing::TestWithParam<ConvCase> {};

@@ -1,5 +1,6 @@
 // CPU convolutions through oneDNN (the library PyTorch uses for its CPU convolutions): each shape
-// gets its forward, backward-data and backward-weights primitives once, with the layouts oneDNN
+// gets its forward (one per output pass: bias and ReLU fused in), backward-data and
+// backward-weights primitives once, with the layouts oneDNN
 // prefers (blocked, for its AVX-512 JIT kernels) and the reorders between those and our plain
 // NCHW / OIHW tensors. oneDNN's backward passes overwrite their outputs; ours accumulate, so a
 // gradient is added to ours in the reorder out of oneDNN's layout (a sum post-op), or, where the
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/backends/cpu/conv.hpp"
@@ -115,96 +117,166 @@ memory::dims weight_dims(const Shape& w, bool transposed) {
   return transposed ? memory::dims{w[1], w[0], w[2], w[3]} : dims_of(w);
 }
 
-// The three passes of one convolution (or transposed convolution) shape.
-struct Plan {
-  dnnl::primitive forward, backward_data, backward_weights;
-  Arg fwd_src, fwd_weights, fwd_dst;
+// The memory descriptors of one convolution (or transposed convolution) shape: ours (plain NCHW /
+// OIHW or IOHW, a 1-D bias) and the "any" ones that let oneDNN pick its layouts.
+struct Descs {
+  memory::desc x, w, y, bias;   // ours
+  memory::desc ax, aw, ay;      // oneDNN's choice
+  memory::dims strides, pads;
+  dnnl::algorithm alg;
+
+  Descs(const Shape& xs, const Shape& ws, const Shape& ys, ConvParams p, bool transposed)
+      : x(plain(xs, Tag::nchw)),
+        w(weight_dims(ws, transposed), memory::data_type::f32, transposed ? Tag::iohw : Tag::oihw),
+        y(plain(ys, Tag::nchw)),
+        bias({ys[1]}, memory::data_type::f32, Tag::x),
+        ax(any(xs)),
+        aw(weight_dims(ws, transposed), memory::data_type::f32, Tag::any),
+        ay(any(ys)),
+        strides{p.stride, p.stride},
+        pads{p.pad, p.pad},
+        alg(transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct) {}
+};
+
+// The forward primitive descriptor, with or without a bias and a ReLU post-op, in the API of
+// oneDNN 2 (Debian bookworm) or 3 (newer distributions).
+template <class Fwd>
+typename Fwd::primitive_desc forward_desc(const Descs& d, bool with_bias, Activation act) {
+  const auto prop = dnnl::prop_kind::forward_training;
+  dnnl::primitive_attr attr;
+  if (act == Activation::relu) {
+    dnnl::post_ops relu;
+#if DNNL_VERSION_MAJOR >= 3
+    relu.append_eltwise(dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+#else
+    relu.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+#endif
+    attr.set_post_ops(relu);
+  }
+  dnnl::engine& e = cpu_engine();
+#if DNNL_VERSION_MAJOR >= 3
+  if (with_bias)
+    return typename Fwd::primitive_desc(e, prop, d.alg, d.ax, d.aw, d.bias, d.ay, d.strides, d.pads, d.pads, attr);
+  return typename Fwd::primitive_desc(e, prop, d.alg, d.ax, d.aw, d.ay, d.strides, d.pads, d.pads, attr);
+#else
+  if (with_bias)
+    return typename Fwd::primitive_desc(
+        typename Fwd::desc(prop, d.alg, d.ax, d.aw, d.bias, d.ay, d.strides, d.pads, d.pads), attr, e);
+  return typename Fwd::primitive_desc(typename Fwd::desc(prop, d.alg, d.ax, d.aw, d.ay, d.strides, d.pads, d.pads),
+                                      attr, e);
+#endif
+}
+
+// The forward pass of one shape and output pass (epilogue): y = act(conv(x, w) + b).
+struct ForwardPlan {
+  dnnl::primitive forward;
+  Arg src, weights, dst;
+  memory bias;  // ours, (O); empty without a bias
+
+  ForwardPlan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed, bool with_bias,
+              Activation act) {
+    const Descs d(x, w, y, p, transposed);
+    if (!transposed)
+      bind(forward_desc<dnnl::convolution_forward>(d, with_bias, act), d);
+    else
+      bind(forward_desc<dnnl::deconvolution_forward>(d, with_bias, act), d);
+    if (with_bias) bias = memory(d.bias, cpu_engine(), DNNL_MEMORY_NONE);
+  }
+
+  template <class Pd>
+  void bind(const Pd& f, const Descs& d) {
+    forward = dnnl::primitive(f);
+    src = Arg(d.x, f.src_desc());
+    weights = Arg(d.w, f.weights_desc());
+    dst = Arg(d.y, f.dst_desc());
+  }
+};
+
+// The two backward passes of one shape.
+struct BackwardPlan {
+  dnnl::primitive backward_data, backward_weights;
   Arg bd_diff_dst, bd_weights, bd_diff_src;
   Arg bw_src, bw_diff_dst, bw_diff_weights;
   bool shared_diff_dst = false;  // both backward passes want dy in the same layout: reorder it once
 
-  Plan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
-    const memory::dims strides{p.stride, p.stride}, pads{p.pad, p.pad};
-    const memory::desc ux = plain(x, Tag::nchw), uy = plain(y, Tag::nchw);
-    const memory::desc uw(weight_dims(w, transposed), memory::data_type::f32,
-                          transposed ? Tag::iohw : Tag::oihw);
-    const memory::desc ax = any(x), ay = any(y);
-    const memory::desc aw(weight_dims(w, transposed), memory::data_type::f32, Tag::any);
+  BackwardPlan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
+    const Descs d(x, w, y, p, transposed);
     if (!transposed)
-      make<dnnl::convolution_forward, dnnl::convolution_backward_data, dnnl::convolution_backward_weights>(
-          dnnl::algorithm::convolution_direct, ax, aw, ay, strides, pads, ux, uw, uy);
+      make<dnnl::convolution_forward, dnnl::convolution_backward_data, dnnl::convolution_backward_weights>(d);
     else
-      make<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data,
-           dnnl::deconvolution_backward_weights>(dnnl::algorithm::deconvolution_direct, ax, aw, ay, strides,
-                                                 pads, ux, uw, uy);
+      make<dnnl::deconvolution_forward, dnnl::deconvolution_backward_data, dnnl::deconvolution_backward_weights>(
+          d);
   }
 
-  // The three primitive descriptors in the API of oneDNN 2 (Debian bookworm) or 3 (newer
-  // distributions), then the primitives and their arguments.
+  // The forward descriptor is oneDNN's hint for the backward passes' layouts.
   template <class Fwd, class BwdData, class BwdWeights>
-  void make(dnnl::algorithm alg, const memory::desc& x, const memory::desc& w, const memory::desc& y,
-            const memory::dims& strides, const memory::dims& pads, const memory::desc& ux,
-            const memory::desc& uw, const memory::desc& uy) {
+  void make(const Descs& d) {
     dnnl::engine& e = cpu_engine();
-    const auto prop = dnnl::prop_kind::forward_training;
+    const typename Fwd::primitive_desc f = forward_desc<Fwd>(d, false, Activation::none);
 #if DNNL_VERSION_MAJOR >= 3
-    const typename Fwd::primitive_desc f(e, prop, alg, x, w, y, strides, pads, pads);
-    const typename BwdData::primitive_desc bd(e, alg, x, w, y, strides, pads, pads, f);
-    const typename BwdWeights::primitive_desc bw(e, alg, x, w, y, strides, pads, pads, f);
+    const typename BwdData::primitive_desc bd(e, d.alg, d.ax, d.aw, d.ay, d.strides, d.pads, d.pads, f);
+    const typename BwdWeights::primitive_desc bw(e, d.alg, d.ax, d.aw, d.ay, d.strides, d.pads, d.pads, f);
 #else
-    const typename Fwd::primitive_desc f(typename Fwd::desc(prop, alg, x, w, y, strides, pads, pads), e);
-    const typename BwdData::primitive_desc bd(typename BwdData::desc(alg, x, w, y, strides, pads, pads), e, f);
-    const typename BwdWeights::primitive_desc bw(typename BwdWeights::desc(alg, x, w, y, strides, pads, pads),
-                                                 e, f);
+    const typename BwdData::primitive_desc bd(
+        typename BwdData::desc(d.alg, d.ax, d.aw, d.ay, d.strides, d.pads, d.pads), e, f);
+    const typename BwdWeights::primitive_desc bw(
+        typename BwdWeights::desc(d.alg, d.ax, d.aw, d.ay, d.strides, d.pads, d.pads), e, f);
 #endif
-    forward = Fwd(f);
     backward_data = BwdData(bd);
     backward_weights = BwdWeights(bw);
-    bind(f, bd, bw, ux, uw, uy);
-  }
-
-  template <class Fwd, class BwdData, class BwdWeights>
-  void bind(const Fwd& f, const BwdData& bd, const BwdWeights& bw, const memory::desc& x,
-            const memory::desc& w, const memory::desc& y) {
-    fwd_src = Arg(x, f.src_desc());
-    fwd_weights = Arg(w, f.weights_desc());
-    fwd_dst = Arg(y, f.dst_desc());
-    bd_diff_dst = Arg(y, bd.diff_dst_desc());
-    bd_weights = Arg(w, bd.weights_desc());
-    bd_diff_src = Arg(x, bd.diff_src_desc());
-    bw_src = Arg(x, bw.src_desc());
-    bw_diff_dst = Arg(y, bw.diff_dst_desc());
-    bw_diff_weights = Arg(w, bw.diff_weights_desc());
+    bd_diff_dst = Arg(d.y, bd.diff_dst_desc());
+    bd_weights = Arg(d.w, bd.weights_desc());
+    bd_diff_src = Arg(d.x, bd.diff_src_desc());
+    bw_src = Arg(d.x, bw.src_desc());
+    bw_diff_dst = Arg(d.y, bw.diff_dst_desc());
+    bw_diff_weights = Arg(d.w, bw.diff_weights_desc());
     shared_diff_dst = bd.diff_dst_desc() == bw.diff_dst_desc();
   }
 };
 
-// Plans by shape; a training step reuses the same few shapes, so each is built once.
-Plan& plan_for(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
-  using Key = std::array<std::int64_t, 15>;
-  static std::map<Key, std::unique_ptr<Plan>> plans;
+// Plans by shape (and, for the forward, output pass); a training step reuses the same few, so
+// each is built once.
+using PlanKey = std::array<std::int64_t, 16>;
+
+PlanKey plan_key(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed, std::int64_t pass) {
+  return PlanKey{x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], y[1], y[2], y[3],
+                 p.stride, p.pad, transposed ? 1 : 0, y[0], pass};
+}
+
+template <class Plan, class... Args>
+Plan& cached(const PlanKey& key, Args&&... args) {
+  static std::map<PlanKey, std::unique_ptr<Plan>> plans;
   static std::mutex mutex;
-  const Key key{x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], y[1], y[2], y[3],
-                p.stride, p.pad, transposed ? 1 : 0, y[0]};
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<Plan>& plan = plans[key];
-  if (!plan) plan = std::make_unique<Plan>(x, w, y, p, transposed);
+  if (!plan) plan = std::make_unique<Plan>(std::forward<Args>(args)...);
   return *plan;
 }
 
-void run_forward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& y) {
+void run_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, bool transposed,
+                 const float* bias, Activation act) {
+  const std::int64_t pass = (bias != nullptr ? 2 : 0) + (act == Activation::relu ? 1 : 0);
+  ForwardPlan& plan = cached<ForwardPlan>(plan_key(x.shape, w.shape, y.shape, p, transposed, pass), x.shape,
+                                          w.shape, y.shape, p, transposed, bias != nullptr, act);
   dnnl::stream s(cpu_engine());
-  const memory src = plan.fwd_src.in(s, x.ptr<float>());
-  const memory weights = plan.fwd_weights.in(s, w.ptr<float>());
-  const memory dst = plan.fwd_dst.out(y.ptr<float>());
-  plan.forward.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
-  plan.fwd_dst.finish(s);
+  const memory src = plan.src.in(s, x.ptr<float>());
+  const memory weights = plan.weights.in(s, w.ptr<float>());
+  const memory dst = plan.dst.out(y.ptr<float>());
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+  if (bias != nullptr) {
+    plan.bias.set_data_handle(const_cast<float*>(bias));
+    args.emplace(DNNL_ARG_BIAS, plan.bias);
+  }
+  plan.forward.execute(s, args);
+  plan.dst.finish(s);
   s.wait();
 }
 
 // dx += d(x), dw += d(w) given dy; dx may be undefined (an input that needs no gradient).
-void run_backward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                  const Tensor& dw) {
+void run_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx, const Tensor& dw,
+                  ConvParams p, bool transposed) {
+  BackwardPlan& plan = cached<BackwardPlan>(plan_key(x.shape, w.shape, dy.shape, p, transposed, -1), x.shape,
+                                            w.shape, dy.shape, p, transposed);
   dnnl::stream s(cpu_engine());
   memory diff_dst;
   if (dx.defined()) {
@@ -226,22 +298,24 @@ void run_backward(Plan& plan, const Tensor& x, const Tensor& w, const Tensor& dy
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
-  run_forward(plan_for(x.shape, w.shape, y.shape, p, false), x, w, y);
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
+                    Activation act) {
+  run_forward(x, w, y, p, false, bias, act);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                      const Tensor& dw, ConvParams p) {
-  run_backward(plan_for(x.shape, w.shape, dy.shape, p, false), x, w, dy, dx, dw);
+  run_backward(x, w, dy, dx, dw, p, false);
 }
 
-void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
-  run_forward(plan_for(x.shape, w.shape, y.shape, p, true), x, w, y);
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
+                              Activation act) {
+  run_forward(x, w, y, p, true, bias, act);
 }
 
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                                const Tensor& dw, ConvParams p) {
-  run_backward(plan_for(x.shape, w.shape, dy.shape, p, true), x, w, dy, dx, dw);
+  run_backward(x, w, dy, dx, dw, p, true);
 }
 
 }  // namespace vsae::cpu
