@@ -51,7 +51,7 @@ static __global__ void bias_act_backward_rows_kernel(const float* y, const float
     for (std::int64_t row = 0; row < n; ++row) {
       std::int64_t i = row * c + ch;
       float g = masked_grad(y[i], dy[i], relu);
-      if (dx != nullptr) dx[i] += g;
+      if (dx != nullptr) dx[i] = g;
       sum += g;
     }
     db[ch] += sum;
@@ -76,7 +76,7 @@ static __global__ void bias_act_backward_planes_kernel(const float* y, const flo
     std::int64_t row = j / s;
     std::int64_t i = (row * c + ch) * s + (j - row * s);
     float g = masked_grad(y[i], dy[i], relu);
-    if (dx != nullptr) dx[i] += g;
+    if (dx != nullptr) dx[i] = g;
     sum += g;
   }
   using BlockReduce = cub::BlockReduce<float, kThreads>;

@@ -11,7 +11,7 @@ namespace vsae::cpu_kernels {
 void bias_act_forward(const float* x, const float* b, float* y, std::int64_t n, std::int64_t c,
                       std::int64_t s, Activation act);
 
-// y, dy, dx: (N, C, S); db: (C). dx may be null. dx += g, db += Σ_{n,s} g with g = dy·act'(y).
+// y, dy, dx: (N, C, S); db: (C). dx may be null. dx = g, db += Σ_{n,s} g with g = dy·act'(y).
 void bias_act_backward(const float* y, const float* dy, float* dx, float* db, std::int64_t n,
                        std::int64_t c, std::int64_t s, Activation act);
 

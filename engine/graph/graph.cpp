@@ -12,12 +12,13 @@ void Node::forward(Backend& be) {
   forward_impl(be);
 }
 
-Value* Graph::value(const std::string& name, Shape shape, bool requires_grad) {
+Value* Graph::value(const std::string& name, Shape shape, bool requires_grad, GradUse grad_use) {
   VSAE_CHECK(!planned_, "graph is planned; cannot add value " << name);
   Value v;
   v.name = name;
   v.shape = shape;
   v.requires_grad = requires_grad;
+  v.grad_use = grad_use;
   values_.push_back(std::move(v));
   return &values_.back();
 }
@@ -52,11 +53,16 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
 
   ArenaPlan act_plan;
   ArenaPlan grad_plan = param_plan;  // activation gradients follow the parameter gradients
-  std::vector<std::size_t> data_offsets, grad_offsets;
-  for (const Value& v : values_) {
-    bool owns = v.alias_of == nullptr;
-    data_offsets.push_back(owns ? act_plan.reserve(v.shape, DType::f32) : 0);
-    grad_offsets.push_back(owns && v.requires_grad ? grad_plan.reserve(v.shape, DType::f32) : 0);
+  std::vector<std::size_t> data_offsets, grad_offsets(values_.size(), 0);
+  for (const Value& v : values_) data_offsets.push_back(v.alias_of == nullptr ? act_plan.reserve(v.shape, DType::f32) : 0);
+  for (GradUse use : {GradUse::accumulated, GradUse::written}) {
+    std::size_t i = 0;
+    for (const Value& v : values_) {
+      if (v.alias_of == nullptr && v.requires_grad && v.grad_use == use)
+        grad_offsets[i] = grad_plan.reserve(v.shape, DType::f32);
+      ++i;
+    }
+    if (use == GradUse::accumulated) accumulated_grad_bytes_ = grad_plan.total_bytes();
   }
 
   params_arena_ = be.allocate(param_plan.total_bytes());
@@ -115,7 +121,8 @@ void Graph::forward(Backend& be) {
 
 void Graph::backward(Backend& be) {
   VSAE_CHECK(planned_, "graph must be planned before backward");
-  profiled(profile_, be, "zero gradients", [&] { be.zero(grads_.flat(DType::u8)); });
+  const Tensor accumulated = grads_.view(Shape{static_cast<std::int64_t>(accumulated_grad_bytes_)}, DType::u8, 0);
+  profiled(profile_, be, "zero gradients", [&] { be.zero(accumulated); });
   for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) run_pass(be, **it, true);
 }
 

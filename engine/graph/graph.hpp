@@ -16,12 +16,18 @@
 
 namespace vsae {
 
+// How a value's gradient is formed in backward. accumulated: any number of nodes add to it, from
+// zero. written: exactly one node writes it whole (bias_act, into a layer's pre-activation) before
+// any node reads it, so backward does not zero it.
+enum class GradUse { accumulated, written };
+
 // An activation. `alias_of` values share the memory (and gradient) of another value under a new
 // shape, e.g. the flatten between conv4 and fc1.
 struct Value {
   std::string name;
   Shape shape;
   bool requires_grad = true;
+  GradUse grad_use = GradUse::accumulated;
   const Value* alias_of = nullptr;
   Tensor data;  // set by Graph::plan
   Tensor grad;  // set by Graph::plan when requires_grad
@@ -66,7 +72,8 @@ class Graph {
   Graph& operator=(const Graph&) = delete;
 
   // ---- building ---------------------------------------------------------------------------
-  Value* value(const std::string& name, Shape shape, bool requires_grad = true);
+  Value* value(const std::string& name, Shape shape, bool requires_grad = true,
+               GradUse grad_use = GradUse::accumulated);
   Value* alias(const std::string& name, const Value* source, Shape shape);
   Parameter* parameter(const std::string& name, Shape shape, ParamInit init);
   template <class NodeT, class... Args>
@@ -85,7 +92,7 @@ class Graph {
 
   // ---- running ----------------------------------------------------------------------------
   void forward(Backend& be);
-  // Zeroes every gradient (one memset) and runs the nodes' backward in reverse order.
+  // Zeroes every accumulated gradient (one memset) and runs the nodes' backward in reverse order.
   void backward(Backend& be);
   // Times every node's forward and backward under "<kind> forward|backward" (null: off).
   void set_profile(OpProfile* profile) { profile_ = profile; }
@@ -117,9 +124,12 @@ class Graph {
   OpProfile* profile_ = nullptr;
 
   Storage activations_;
-  Storage grads_;  // parameter gradients first (same layout as params), then activation gradients
+  // Parameter gradients first (same layout as params), then the accumulated activation gradients
+  // (backward zeroes these first accumulated_grad_bytes_), then the written ones.
+  Storage grads_;
   Storage params_arena_, adam_m_arena_, adam_v_arena_;
   std::size_t param_arena_bytes_ = 0;
+  std::size_t accumulated_grad_bytes_ = 0;
 };
 
 }  // namespace vsae

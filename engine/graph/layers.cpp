@@ -6,7 +6,8 @@
 namespace vsae {
 
 namespace {
-// The layer's bias and output, y = act(pre + b).
+// The layer's bias and output, y = act(pre + b). The bias_act node is the only one that takes a
+// gradient to pre, so pre's gradient is written, not accumulated (GradUse::written).
 FusedBiasAct bias_act_output(Graph& g, const std::string& name, const Value* pre, std::int64_t fan_in,
                              Activation act) {
   Parameter* b = g.parameter(name + ".bias", Shape{pre->shape[1]}, ParamInit{fan_in});
@@ -18,7 +19,7 @@ FusedBiasAct bias_act_output(Graph& g, const std::string& name, const Value* pre
 template <class ConvNode>
 Value* add_conv_layer(Graph& g, const std::string& name, Value* x, Parameter* w, const Shape& pre_shape,
                       ConvParams p, std::int64_t fan_in, Activation act) {
-  Value* pre = g.value(name + ".pre", pre_shape);
+  Value* pre = g.value(name + ".pre", pre_shape, true, GradUse::written);
   const FusedBiasAct out = bias_act_output(g, name, pre, fan_in, act);
   g.add<ConvNode>(x, w, pre, p, out);
   g.add<BiasActNode>(pre, out.b, out.y, act, BiasActNode::Pass::backward_only);
@@ -48,7 +49,7 @@ Value* linear_layer(Graph& g, const std::string& name, Value* x, int out_feature
   VSAE_CHECK(x->shape.ndim() == 2, "linear layer " << name << " needs a 2-D input, got " << x->shape);
   const std::int64_t in_features = x->shape[1];
   Parameter* w = g.parameter(name + ".weight", Shape{out_features, in_features}, ParamInit{in_features});
-  Value* pre = g.value(name + ".pre", Shape{x->shape[0], out_features});
+  Value* pre = g.value(name + ".pre", Shape{x->shape[0], out_features}, true, GradUse::written);
   g.add<LinearNode>(x, w, pre);
   const FusedBiasAct out = bias_act_output(g, name, pre, in_features, act);
   g.add<BiasActNode>(pre, out.b, out.y, act);

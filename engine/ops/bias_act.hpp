@@ -10,8 +10,8 @@ enum class Activation { none, relu };
 
 // x, y: (N, C, ...) with the same shape; b: (C). y may alias x (in place).
 void bias_act_forward(Backend& be, const Tensor& x, const Tensor& b, const Tensor& y, Activation act);
-// Uses y (post-activation) for the ReLU mask. dx += g, db += Σ_{n,spatial} g, where g = dy·act'(y).
-// dx may be undefined (skipped).
+// Uses y (post-activation) for the ReLU mask. dx = g (written: its only gradient, see
+// GradUse::written), db += Σ_{n,spatial} g, where g = dy·act'(y). dx may be undefined (skipped).
 void bias_act_backward(Backend& be, const Tensor& y, const Tensor& dy, const Tensor& dx,
                        const Tensor& db, Activation act);
 // Reserves the CUDA scratch bias_act_backward needs for y's shape; call at plan time, before graph

@@ -1,8 +1,12 @@
 // bias_act: CUDA against the CPU twin over a shape table, the CPU twin against direct formulas,
 // and finite-difference checks of dx and db.
 #include <gtest/gtest.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <cmath>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -62,7 +66,7 @@ TEST_P(BiasActBackends, ForwardAndBackwardMatchCpu) {
   test::TwinTensor b(Shape{tc.c}, test::random_normal(channels, 0.5f, 2));
   test::TwinTensor y(shape, std::vector<float>(numel, 0.0f));
   test::TwinTensor dy(shape, test::random_normal(numel, 1.0f, 3));
-  // Nonzero starting gradients: the backward pass must add to them.
+  // Nonzero starting gradients: the backward pass must overwrite dx and add to db.
   test::TwinTensor dx(shape, test::random_normal(numel, 1.0f, 4));
   test::TwinTensor db(Shape{tc.c}, test::random_normal(channels, 1.0f, 5));
 
@@ -142,7 +146,7 @@ TEST(BiasActCpu, ForwardMatchesFormula) {
   }
 }
 
-TEST(BiasActCpu, BackwardAccumulatesMaskedGradients) {
+TEST(BiasActCpu, BackwardWritesMaskedGradientsAndAddsToDb) {
   const std::int64_t n = 3, c = 4;
   std::vector<float> y = test::random_normal(n * c, 1.0f, 22),
                      dy = test::random_normal(n * c, 1.0f, 23);
@@ -157,11 +161,32 @@ TEST(BiasActCpu, BackwardAccumulatesMaskedGradients) {
     for (std::int64_t row = 0; row < n; ++row) {
       std::int64_t i = row * c + ch;
       double g = y[i] > 0.0f ? dy[i] : 0.0;
-      EXPECT_FLOAT_EQ(dx[i], static_cast<float>(dx0[i] + g)) << i;
+      EXPECT_FLOAT_EQ(dx[i], static_cast<float>(g)) << i;
       sum += g;
     }
     EXPECT_NEAR(db[ch], sum, 1e-5) << ch;
   }
+}
+
+// The per-channel sums have a fixed order: the same bits for any number of threads.
+TEST(BiasActCpu, BackwardDoesNotDependOnThreadCount) {
+#ifdef _OPENMP
+  const std::int64_t n = 16, c = 32, s = 8 * 8;
+  std::vector<float> y = test::random_normal(n * c * s, 1.0f, 26), dy = test::random_normal(n * c * s, 1.0f, 27);
+  const auto run = [&](int threads) {
+    std::vector<float> dx(y.size(), 0.5f), db(static_cast<std::size_t>(c), 0.25f);
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    bias_act_backward(test::cpu(), test::host_view(y, {n, c, 8, 8}), test::host_view(dy, {n, c, 8, 8}),
+                      test::host_view(dx, {n, c, 8, 8}), test::host_view(db, {c}), Activation::relu);
+    omp_set_num_threads(before);
+    dx.insert(dx.end(), db.begin(), db.end());
+    return dx;
+  };
+  EXPECT_EQ(run(1), run(3));
+#else
+  GTEST_SKIP() << "built without OpenMP";
+#endif
 }
 
 TEST(BiasActCpu, UndefinedDxUpdatesOnlyDb) {
@@ -206,7 +231,8 @@ void check_bias_act_gradients(Shape shape, Activation act) {
     return test::weighted_sum(y, w);
   };
   loss();
-  std::vector<float> dy = w, dx(numel, 0.0f), db(c, 0.0f);
+  // dx starts as NaN: the backward must write it whole.
+  std::vector<float> dy = w, dx(numel, std::numeric_limits<float>::quiet_NaN()), db(c, 0.0f);
   bias_act_backward(test::cpu(), test::host_view(y, shape), test::host_view(dy, shape),
                     test::host_view(dx, shape), test::host_view(db, {c}), act);
   EXPECT_TRUE(test::check_gradient(loss, x, dx, "dx"));

@@ -1,5 +1,10 @@
-// Graph engine: memory planning, aliases, parameter layout and the zero-then-accumulate backward.
+// Graph engine: memory planning, aliases, parameter layout and the zero-then-accumulate backward
+// (with the written gradients it skips).
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
 
 #include "engine/graph/graph.hpp"
 #include "engine/graph/layers.hpp"
@@ -31,6 +36,31 @@ TEST(Graph, PlansParametersGradientsAndAliases) {
   EXPECT_EQ(offset(b.value, g.flat_params()), offset(b.adam_m, g.flat_adam_m()));
   EXPECT_THROW(g.value("late", Shape{1}), Error);
   EXPECT_THROW(g.find_parameter("fc.nothing"), Error);
+}
+
+// A layer's pre-activation gradient is written by its bias_act node alone (GradUse::written), so
+// it is planned after the accumulated gradients, which backward zeroes; backward still leaves
+// every gradient defined.
+TEST(Graph, WrittenGradientsFollowTheZeroedOnesAndAreWrittenWhole) {
+  Graph g;
+  Value* x = g.value("x", Shape{2, 3, 8, 8}, false);
+  Value* y = conv2d_layer(g, "conv", x, 4, 4, ConvParams{2, 1}, Activation::relu);
+  Value* z = linear_layer(g, "fc", g.alias("flat", y, Shape{2, 4 * 4 * 4}), 5, Activation::none);
+  g.plan(test::cpu(), 1);
+  const Value& conv_pre = g.find_value("conv.pre");
+  const Value& fc_pre = g.find_value("fc.pre");
+  EXPECT_EQ(conv_pre.grad_use, GradUse::written);
+  EXPECT_EQ(y->grad_use, GradUse::accumulated);
+  for (const Tensor* accumulated : {&y->grad, &z->grad, &g.find_parameter("fc.bias").grad})
+    for (const Value* written : {&conv_pre, &fc_pre}) EXPECT_LT(accumulated->data, written->grad.data);
+
+  std::vector<const Tensor*> grads{&y->grad, &z->grad, &conv_pre.grad, &fc_pre.grad};
+  for (const Parameter& p : g.parameters()) grads.push_back(&p.grad);
+  for (const Tensor* t : grads) std::fill_n(t->ptr<float>(), t->numel(), std::numeric_limits<float>::quiet_NaN());
+  g.forward(test::cpu());
+  g.backward(test::cpu());  // z's gradient is zeroed, so every gradient comes out 0
+  for (const Tensor* t : grads)
+    for (std::int64_t i = 0; i < t->numel(); ++i) ASSERT_EQ(t->ptr<float>()[i], 0.0f);
 }
 
 TEST(Graph, InitialisationFollowsPyTorchBounds) {
