@@ -23,6 +23,12 @@ Value* Graph::value(const std::string& name, Shape shape, bool requires_grad, Gr
   return &values_.back();
 }
 
+Value* Graph::gradient_only(const std::string& name, Shape shape) {
+  Value* v = value(name, shape, true, GradUse::written);
+  v->has_data = false;
+  return v;
+}
+
 Value* Graph::alias(const std::string& name, const Value* source, Shape shape) {
   VSAE_CHECK(shape.numel() == source->shape.numel(),
              "alias " << name << " " << shape << " of " << source->name << " " << source->shape
@@ -54,7 +60,8 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
   ArenaPlan act_plan;
   ArenaPlan grad_plan = param_plan;  // activation gradients follow the parameter gradients
   std::vector<std::size_t> data_offsets, grad_offsets(values_.size(), 0);
-  for (const Value& v : values_) data_offsets.push_back(v.alias_of == nullptr ? act_plan.reserve(v.shape, DType::f32) : 0);
+  for (const Value& v : values_)
+    data_offsets.push_back(v.alias_of == nullptr && v.has_data ? act_plan.reserve(v.shape, DType::f32) : 0);
   for (GradUse use : {GradUse::accumulated, GradUse::written}) {
     std::size_t i = 0;
     for (const Value& v : values_) {
@@ -82,7 +89,7 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
   i = 0;
   for (Value& v : values_) {
     if (v.alias_of == nullptr) {
-      v.data = activations_.view(v.shape, DType::f32, data_offsets[i]);
+      if (v.has_data) v.data = activations_.view(v.shape, DType::f32, data_offsets[i]);
       if (v.requires_grad) v.grad = grads_.view(v.shape, DType::f32, grad_offsets[i]);
     }
     ++i;
@@ -90,7 +97,8 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
   // Aliases point at values planned above (an alias always names a non-alias source).
   for (Value& v : values_) {
     if (v.alias_of == nullptr) continue;
-    v.data = v.alias_of->data.reshaped(v.shape);
+    v.has_data = v.alias_of->has_data;
+    if (v.has_data) v.data = v.alias_of->data.reshaped(v.shape);
     if (v.alias_of->grad.defined()) v.grad = v.alias_of->grad.reshaped(v.shape);
   }
 

@@ -28,8 +28,9 @@ struct Value {
   Shape shape;
   bool requires_grad = true;
   GradUse grad_use = GradUse::accumulated;
+  bool has_data = true;  // false: an intermediate a fused op never writes, kept for its gradient
   const Value* alias_of = nullptr;
-  Tensor data;  // set by Graph::plan
+  Tensor data;  // set by Graph::plan when has_data
   Tensor grad;  // set by Graph::plan when requires_grad
 };
 
@@ -74,6 +75,9 @@ class Graph {
   // ---- building ---------------------------------------------------------------------------
   Value* value(const std::string& name, Shape shape, bool requires_grad = true,
                GradUse grad_use = GradUse::accumulated);
+  // A value that exists for its gradient alone (written by one node; no data is planned), e.g. a
+  // convolution's output before the bias and activation fused into it.
+  Value* gradient_only(const std::string& name, Shape shape);
   Value* alias(const std::string& name, const Value* source, Shape shape);
   Parameter* parameter(const std::string& name, Shape shape, ParamInit init);
   template <class NodeT, class... Args>

@@ -19,7 +19,7 @@ FusedBiasAct bias_act_output(Graph& g, const std::string& name, const Value* pre
 template <class ConvNode>
 Value* add_conv_layer(Graph& g, const std::string& name, Value* x, Parameter* w, const Shape& pre_shape,
                       ConvParams p, std::int64_t fan_in, Activation act) {
-  Value* pre = g.value(name + ".pre", pre_shape, true, GradUse::written);
+  Value* pre = g.gradient_only(name + ".pre", pre_shape);
   const FusedBiasAct out = bias_act_output(g, name, pre, fan_in, act);
   g.add<ConvNode>(x, w, pre, p, out);
   g.add<BiasActNode>(pre, out.b, out.y, act, BiasActNode::Pass::backward_only);

@@ -39,9 +39,12 @@ void expect_shape(const Tensor& t, const Shape& shape, const char* node, const s
   VSAE_CHECK(t.shape == shape, node << ": " << what << " has shape " << t.shape << ", expected " << shape);
 }
 
+// A value's planned tensor: its data, or its gradient for a gradient-only value.
+const Tensor& planned(const Value* v) { return v->has_data ? v->data : v->grad; }
+
 void expect_same(const Value* a, const Value* b, const char* node) {
-  expect_shape(a->data, a->shape, node, a->name);
-  expect_shape(b->data, a->shape, node, b->name);
+  expect_shape(planned(a), a->shape, node, a->name);
+  expect_shape(planned(b), a->shape, node, b->name);
 }
 
 const Tensor kNone;  // an undefined gradient: the op skips it
@@ -63,7 +66,7 @@ ConvEpilogue epilogue(const FusedBiasAct& out) { return ConvEpilogue{&out.b->val
 void Conv2dNode::check_shapes() const {
   expect_shape(x_->data, x_->shape, kind(), x_->name);
   expect_shape(w_->value, w_->shape, kind(), w_->name);
-  expect_shape(pre_->data, conv2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
+  expect_shape(planned(pre_), conv2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
   expect_fused_output(pre_, out_, kind());
 }
 void Conv2dNode::prepare(Backend& be) { conv2d_prepare(be, x_->shape, w_->shape, p_); }
@@ -77,7 +80,7 @@ void Conv2dNode::backward(Backend& be) {
 void ConvTranspose2dNode::check_shapes() const {
   expect_shape(x_->data, x_->shape, kind(), x_->name);
   expect_shape(w_->value, w_->shape, kind(), w_->name);
-  expect_shape(pre_->data, conv_transpose2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
+  expect_shape(planned(pre_), conv_transpose2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
   expect_fused_output(pre_, out_, kind());
 }
 void ConvTranspose2dNode::prepare(Backend& be) { conv_transpose2d_prepare(be, x_->shape, w_->shape, p_); }

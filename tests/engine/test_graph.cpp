@@ -50,7 +50,10 @@ TEST(Graph, WrittenGradientsFollowTheZeroedOnesAndAreWrittenWhole) {
   const Value& conv_pre = g.find_value("conv.pre");
   const Value& fc_pre = g.find_value("fc.pre");
   EXPECT_EQ(conv_pre.grad_use, GradUse::written);
+  EXPECT_EQ(fc_pre.grad_use, GradUse::written);
   EXPECT_EQ(y->grad_use, GradUse::accumulated);
+  EXPECT_FALSE(conv_pre.data.defined());  // the conv writes y, with its bias and ReLU, directly
+  EXPECT_TRUE(fc_pre.data.defined());
   for (const Tensor* accumulated : {&y->grad, &z->grad, &g.find_parameter("fc.bias").grad})
     for (const Value* written : {&conv_pre, &fc_pre}) EXPECT_LT(accumulated->data, written->grad.data);
 
