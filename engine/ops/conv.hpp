@@ -1,7 +1,8 @@
 // 2-D convolution and transposed convolution, NCHW, f32, with an optional output pass: bias plus
 // activation (bias_act's forward), whose backward stays bias_act_backward's.
 // CUDA: cuDNN with algorithms chosen once per shape, then the bias_act kernel on y.
-// CPU: oneDNN, with primitives built once per shape, the output pass fused into the convolution.
+// CPU: oneDNN, with primitives built once per shape; the output pass is fused into the
+// convolution, and runs as bias_act after the transposed convolution.
 // Backward ops ACCUMULATE into dx/dw (+=); an undefined dx is skipped.
 #pragma once
 

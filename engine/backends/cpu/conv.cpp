@@ -1,5 +1,5 @@
 // CPU convolutions through oneDNN (the library PyTorch uses for its CPU convolutions): each shape
-// gets its forward (one per output pass: bias and ReLU fused in), backward-data and
+// gets its forward (for convolutions one per output pass, bias and ReLU fused in), backward-data and
 // backward-weights primitives once, with the layouts oneDNN
 // prefers (blocked, for its AVX-512 JIT kernels) and the reorders between those and our plain
 // NCHW / OIHW tensors. oneDNN's backward passes overwrite their outputs; ours accumulate, so a
@@ -308,9 +308,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const T
   run_backward(x, w, dy, dx, dw, p, false);
 }
 
-void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
-                              Activation act) {
-  run_forward(x, w, y, p, true, bias, act);
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
+  run_forward(x, w, y, p, true, nullptr, Activation::none);
 }
 
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,

@@ -7,15 +7,14 @@
 
 namespace vsae::cpu {
 
-// The forward passes also apply the optional output pass: y = act(conv(x, w) + bias), bias (O) or
-// null, fused into oneDNN's convolution (a bias argument and an eltwise post-op).
+// The convolution's forward also applies the optional output pass: y = act(conv(x, w) + bias), bias
+// (O) or null, fused into oneDNN's primitive (a bias argument and an eltwise post-op).
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
                     Activation act);
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                      const Tensor& dw, ConvParams p);
 
-void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
-                              Activation act);
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p);
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                                const Tensor& dw, ConvParams p);
 
