@@ -137,8 +137,8 @@ void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, con
     return;
   }
 #endif
-  // oneDNN 2.6 runs a transposed convolution with a bias or post-op through its reference
-  // implementation, about 7x slower in the model's layers than the plain one plus bias_act.
+  // oneDNN 2.6 applies a transposed convolution's bias and post-ops outside its JIT kernel, element
+  // by element: with both, decoder.deconv3's forward at batch 64 took 58.5 ms instead of 1.7.
   cpu::conv_transpose2d_forward(x, w, y, p);
   apply_epilogue(be, y, epilogue);
 }
