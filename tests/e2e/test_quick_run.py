@@ -44,10 +44,12 @@ e2e.check(last > first, f"neurons die as k falls ({first:.3f} -> {last:.3f})")
 end = lines[-1]["eval_loss"]
 e2e.check(end["kl"] >= 5.0, f"eval KL {end['kl']:.2f} < 5 nats: the latents carry nothing")
 e2e.check(end["recon"] <= 250.0, f"eval recon {end['recon']:.1f} > 250 nats: still on the plateau")
-# MIG on the plateau (epoch 1) is 0.004-0.006 over seeds 0-2; after 8 epochs seeds 0 and 1 reach
-# 0.022 and 0.019 (oneDNN convolutions; 0.043 for seed 0 with the earlier im2col ones). At this
-# scale MIG is noisy, so the bound only asks for clearly more than the plateau's.
-e2e.check(lines[-1]["mig"]["mig"] >= 0.01, f"MIG {lines[-1]['mig']['mig']:.3f} < 0.01")
+# MIG on the plateau (the first epoch) was 0.004-0.006 over seeds 0-2. After it, this small run's
+# MIG is noisy from epoch to epoch (seed 0: 0.023, 0.023, 0.017, 0.009, 0.014, 0.012 in epochs
+# 2-7), so the check asks the last three epochs' mean to be at least twice the plateau's MIG.
+plateau_mig = lines[0]["mig"]["mig"]
+late_mig = sum(line["mig"]["mig"] for line in lines[-3:]) / 3
+e2e.check(late_mig >= 2 * plateau_mig, f"MIG of the last three epochs {late_mig:.4f} < twice the plateau's {plateau_mig:.4f}")
 e2e.check("eval recon" in r.stderr and "MIG" in r.stderr, "the per-epoch progress line shows losses and MIG")
 
 results = json.load(open(os.path.join(out, "results.json")))
