@@ -127,6 +127,13 @@ void forward(Backend& be, const ConvCase& c, const Tensor& x, const Tensor& w, c
     conv2d_forward(be, x, w, y, c.params());
 }
 
+void prepare(Backend& be, const ConvCase& c) {
+  if (c.transposed)
+    conv_transpose2d_prepare(be, c.x_shape(), c.w_shape(), c.params());
+  else
+    conv2d_prepare(be, c.x_shape(), c.w_shape(), c.params());
+}
+
 void backward(Backend& be, const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor& dy,
               const Tensor& dx, const Tensor& dw) {
   if (c.transposed)
@@ -357,8 +364,12 @@ TEST(ConvCpu, RejectsBadArguments) {
 
 // ---- the fused output pass: y = act(conv(x, w) + b) -----------------------------------------
 
-// The forward with an epilogue into a NaN-filled y; the bias is uniform in [-1, 1], so a ReLU
-// zeroes a good share of the outputs.
+// A bias uniform in [-1, 1], so a ReLU after it zeroes a good share of the outputs.
+std::vector<float> make_bias(const ConvCase& c) {
+  return test::random_uniform(static_cast<std::size_t>(c.y_shape()[1]), -1, 1, 16);
+}
+
+// The forward with an epilogue into a NaN-filled y.
 std::vector<float> fused_forward(Backend& be, const ConvCase& c, const ConvData& d, const std::vector<float>& b,
                                  Activation act) {
   const Shape bs{c.y_shape()[1]};
@@ -383,7 +394,7 @@ TEST_P(ConvEpilogueCpu, MatchesNaiveLoopsThenBiasAct) {
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   const ConvData d = make_data(c);
-  const std::vector<float> b = test::random_uniform(static_cast<std::size_t>(c.y_shape()[1]), -1, 1, 16);
+  const std::vector<float> b = make_bias(c);
   const Exact e = c.transposed ? naive_conv_transpose2d(c, d) : naive_conv2d(c, d);
   const std::int64_t plane = c.y_shape()[2] * c.y_shape()[3];
   for (Activation act : {Activation::none, Activation::relu}) {
@@ -459,10 +470,7 @@ TEST_P(ConvBackends, CudaMatchesCpu) {
   ConvResult ref = run(test::cpu(), c, d);
   Backend& gpu = test::cuda();
   test::Tf32Scope tf32(gpu, c.tf32);
-  if (c.transposed)
-    conv_transpose2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
-  else
-    conv2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
+  prepare(gpu, c);
   ConvResult got = run(gpu, c, d);
   // TF32 keeps 10 mantissa bits of each product's inputs; FP32 differs only in summation order.
   double abs = c.tf32 ? 1e-2 : 5e-5, rel = c.tf32 ? 1e-2 : 1e-4;
@@ -481,13 +489,10 @@ TEST_P(ConvEpilogueBackends, CudaMatchesCpu) {
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   const ConvData d = make_data(c);
-  const std::vector<float> b = test::random_uniform(static_cast<std::size_t>(c.y_shape()[1]), -1, 1, 16);
+  const std::vector<float> b = make_bias(c);
   Backend& gpu = test::cuda();
   test::Tf32Scope tf32(gpu, false);
-  if (c.transposed)
-    conv_transpose2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
-  else
-    conv2d_prepare(gpu, c.x_shape(), c.w_shape(), c.params());
+  prepare(gpu, c);
   for (Activation act : {Activation::none, Activation::relu}) {
     const std::vector<float> ref = fused_forward(test::cpu(), c, d, b, act);
     const std::vector<float> got = fused_forward(gpu, c, d, b, act);
