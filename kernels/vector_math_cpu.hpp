@@ -16,7 +16,8 @@ inline float float_from_bits(std::uint32_t bits) {
   return f;
 }
 
-// e^x for x <= 0. Below -87.3 (where e^x leaves the normal floats) it returns about 1.2e-38.
+// e^x for x <= 0. Below -87.3 (where e^x leaves the normal floats) it returns about 1.2e-38; a
+// NaN stays NaN.
 inline float exp_nonpositive(float x) {
   x = x < -87.3f ? -87.3f : x;
   // n = round(x / ln 2) by the 1.5·2^23 trick (no rounding instruction needed), r = x - n·ln 2
@@ -31,11 +32,13 @@ inline float exp_nonpositive(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  // 2^n for n in [-126, 0]: the exponent field alone.
-  return p * float_from_bits(static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23);
+  // 2^n for n in [-126, 0]: the exponent field alone. A NaN x makes p NaN, and the result with it;
+  // its n is replaced first, as converting a NaN to an integer is undefined.
+  const std::int32_t exponent = static_cast<std::int32_t>(n == n ? n : 0.0f) + 127;
+  return p * float_from_bits(static_cast<std::uint32_t>(exponent) << 23);
 }
 
-// log(1 + x) for x in [0, 1].
+// log(1 + x) for x in [0, 1]; a NaN stays NaN.
 inline float log1p_unit(float x) {
   const float u = 1.0f + x;
   // u = m·2^k with m in [√½, √2): k is 0 or 1 on this range.

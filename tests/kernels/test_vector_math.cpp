@@ -2,7 +2,9 @@
 // The figures printed on failure are the largest errors in units in the last place.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/vector_math_cpu.hpp"
 
@@ -27,6 +29,7 @@ TEST(VectorMath, ExpNonpositiveIsWithinTwoUlpsOfDouble) {
   EXPECT_EQ(exp_nonpositive(0.0f), 1.0f);
   EXPECT_GT(exp_nonpositive(-1000.0f), 0.0f);  // clamped, never 0 or a subnormal
   EXPECT_LT(exp_nonpositive(-1000.0f), 1.3e-38f);
+  EXPECT_TRUE(std::isnan(exp_nonpositive(std::numeric_limits<float>::quiet_NaN())));
 }
 
 TEST(VectorMath, Log1pUnitIsWithinTwoUlpsOfDouble) {
@@ -40,6 +43,7 @@ TEST(VectorMath, Log1pUnitIsWithinTwoUlpsOfDouble) {
   }
   EXPECT_LE(worst, 2.0) << "largest error in ulps";
   EXPECT_EQ(log1p_unit(0.0f), 0.0f);
+  EXPECT_TRUE(std::isnan(log1p_unit(std::numeric_limits<float>::quiet_NaN())));
 }
 
 }  // namespace

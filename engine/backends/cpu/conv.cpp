@@ -1,10 +1,10 @@
 // CPU convolutions through oneDNN (the library PyTorch uses for its CPU convolutions): each shape
-// gets its forward (for convolutions one per output pass, bias and ReLU fused in), backward-data and
-// backward-weights primitives once, with the layouts oneDNN
-// prefers (blocked, for its AVX-512 JIT kernels) and the reorders between those and our plain
-// NCHW / OIHW tensors. oneDNN's backward passes overwrite their outputs; ours accumulate, so a
-// gradient is added to ours in the reorder out of oneDNN's layout (a sum post-op), or, where the
-// layouts agree, through a scratch buffer.
+// gets its forward (a convolution's one per output pass, with the bias and ReLU fused in),
+// backward-data and backward-weights primitives once, with the layouts oneDNN prefers (blocked,
+// for its AVX-512 JIT kernels) and the reorders between those and our plain NCHW / OIHW tensors.
+// oneDNN's backward passes overwrite their outputs; ours accumulate, so a gradient is added to
+// ours in the reorder out of oneDNN's layout (a sum post-op), or, where the layouts agree, through
+// a scratch buffer.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
