@@ -35,6 +35,7 @@ Value* Graph::alias(const std::string& name, const Value* source, Shape shape) {
                       << " changes the element count");
   Value* v = value(name, shape, source->requires_grad);
   v->alias_of = source->alias_of ? source->alias_of : source;
+  v->has_data = v->alias_of->has_data;
   return v;
 }
 
@@ -60,6 +61,7 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
   ArenaPlan act_plan;
   ArenaPlan grad_plan = param_plan;  // activation gradients follow the parameter gradients
   std::vector<std::size_t> data_offsets, grad_offsets(values_.size(), 0);
+  std::size_t accumulated_bytes = 0;
   for (const Value& v : values_)
     data_offsets.push_back(v.alias_of == nullptr && v.has_data ? act_plan.reserve(v.shape, DType::f32) : 0);
   for (GradUse use : {GradUse::accumulated, GradUse::written}) {
@@ -69,13 +71,14 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
         grad_offsets[i] = grad_plan.reserve(v.shape, DType::f32);
       ++i;
     }
-    if (use == GradUse::accumulated) accumulated_grad_bytes_ = grad_plan.total_bytes();
+    if (use == GradUse::accumulated) accumulated_bytes = grad_plan.total_bytes();
   }
 
   params_arena_ = be.allocate(param_plan.total_bytes());
   adam_m_arena_ = be.allocate(param_plan.total_bytes());
   adam_v_arena_ = be.allocate(param_plan.total_bytes());
   grads_ = be.allocate(grad_plan.total_bytes());
+  accumulated_grads_ = grads_.view(Shape{static_cast<std::int64_t>(accumulated_bytes)}, DType::u8, 0);
   activations_ = be.allocate(act_plan.total_bytes());
 
   std::size_t i = 0;
@@ -97,7 +100,6 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
   // Aliases point at values planned above (an alias always names a non-alias source).
   for (Value& v : values_) {
     if (v.alias_of == nullptr) continue;
-    v.has_data = v.alias_of->has_data;
     if (v.has_data) v.data = v.alias_of->data.reshaped(v.shape);
     if (v.alias_of->grad.defined()) v.grad = v.alias_of->grad.reshaped(v.shape);
   }
@@ -129,8 +131,7 @@ void Graph::forward(Backend& be) {
 
 void Graph::backward(Backend& be) {
   VSAE_CHECK(planned_, "graph must be planned before backward");
-  const Tensor accumulated = grads_.view(Shape{static_cast<std::int64_t>(accumulated_grad_bytes_)}, DType::u8, 0);
-  profiled(profile_, be, "zero gradients", [&] { be.zero(accumulated); });
+  profiled(profile_, be, "zero gradients", [&] { be.zero(accumulated_grads_); });
   for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) run_pass(be, **it, true);
 }
 

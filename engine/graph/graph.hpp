@@ -128,12 +128,12 @@ class Graph {
   OpProfile* profile_ = nullptr;
 
   Storage activations_;
-  // Parameter gradients first (same layout as params), then the accumulated activation gradients
-  // (backward zeroes these first accumulated_grad_bytes_), then the written ones.
+  // Parameter gradients first (same layout as params), then the accumulated activation gradients,
+  // then the written ones. accumulated_grads_ views the first two, which backward zeroes.
   Storage grads_;
+  Tensor accumulated_grads_;
   Storage params_arena_, adam_m_arena_, adam_v_arena_;
   std::size_t param_arena_bytes_ = 0;
-  std::size_t accumulated_grad_bytes_ = 0;
 };
 
 }  // namespace vsae
