@@ -16,5 +16,5 @@ echo "[bench-peer] creating $venv with torch==$version from PyPI"
 "$venv/bin/pip" install -q "torch==$version" numpy
 # torch.compile's inductor compiles C++ on the CPU and needs Python's headers.
 source "$root/tools/debian_packages.sh"
-install_missing "[bench-peer]" python3-dev || true
+install_missing "[bench-peer]" python3-dev
 "$venv/bin/python" -c "import torch; print('[bench-peer] torch', torch.__version__, 'ready')"

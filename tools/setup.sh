@@ -22,7 +22,7 @@ packages=(
 say() { printf '[setup] %s\n' "$*"; }
 
 source tools/debian_packages.sh
-install_missing "[setup]" "${packages[@]}" || say "all Debian packages present"
+install_missing "[setup]" "${packages[@]}"
 
 # The Python tools run from a project environment over Debian's python3 (whose numpy, scikit-learn,
 # h5py, matplotlib and torch it sees), never from whichever python3 is first on PATH.

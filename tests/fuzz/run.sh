@@ -33,7 +33,7 @@ say() { printf '[fuzz] %s\n' "$*"; }
 
 # clang, its sanitizer and libFuzzer runtimes, and its OpenMP, from Debian.
 source tools/debian_packages.sh
-install_missing "[fuzz]" clang-14 libclang-rt-14-dev libomp-14-dev || true
+install_missing "[fuzz]" clang-14 libclang-rt-14-dev libomp-14-dev
 [[ -x $binary ]] || { echo "[fuzz] error: $binary not found (build it first: tools/setup.sh)" >&2; exit 1; }
 
 say "building the targets (preset fuzz)"

@@ -33,7 +33,7 @@ die() { printf '[prepare] error: %s\n' "$*" >&2; exit 1; }
 [[ -x /usr/local/cuda/bin/nvcc ]] || die "the CUDA toolkit (/usr/local/cuda/bin/nvcc) is needed to build the kit"
 export PATH=/usr/local/cuda/bin:$PATH
 source "$root/tools/debian_packages.sh"
-install_missing "[prepare]" patchelf xz-utils || true
+install_missing "[prepare]" patchelf xz-utils
 
 # ---- 1. the build -----------------------------------------------------------------------------
 say "configuring $tree (Release, CUDA archs $archs)"
