@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/vsae/config/overrides.hpp"
 #include "apps/vsae/config/run_config.hpp"
 #include "apps/vsae/data/export.hpp"
 #include "apps/vsae/run/run_directory.hpp"
@@ -36,14 +37,24 @@ struct RunFlags {
   bool plan = false;
   int parallel = 1;
   std::vector<std::string> gpus;
+  std::vector<std::string> set_args;         // --set KEY=VALUE, in order
+  std::vector<vsae::config::Override> sets;  // those parsed
 };
 
+// The older override flags as overrides of their key paths.
+std::vector<vsae::config::Override> flag_overrides(const RunFlags& flags) {
+  std::vector<vsae::config::Override> out;
+  if (!flags.device.empty()) out.push_back(vsae::config::flag_override("--device", "device", flags.device));
+  if (!flags.out.empty()) out.push_back(vsae::config::flag_override("--out", "output.dir", flags.out));
+  if (flags.seed >= 0) out.push_back(vsae::config::flag_override("--seed", "seed", flags.seed));
+  return out;
+}
+
 // Overrides go into the JSON, so they pass the same validation as the file (and, for a sweep,
-// reach every member).
+// reach every member). A flag and a --set never share a key, so their order does not matter.
 nlohmann::json with_overrides(nlohmann::json root, const RunFlags& flags) {
-  if (!flags.device.empty()) root["device"] = flags.device;
-  if (!flags.out.empty()) root["output"]["dir"] = flags.out;
-  if (flags.seed >= 0) root["seed"] = flags.seed;
+  vsae::config::apply_all(root, flag_overrides(flags));
+  vsae::config::apply_all(root, flags.sets);
   return root;
 }
 
@@ -69,6 +80,7 @@ int run_sweep(const nlohmann::json& root, const RunFlags& flags, const char* arg
   if (!flags.dump_step.empty()) throw vsae::Error("--dump-step takes a single-run config, not a sweep");
   if (flags.seed >= 0 && root["sweep"].is_object() && root["sweep"].contains("seed"))
     throw vsae::Error("--seed cannot override a sweep over seeds");
+  vsae::config::reject_swept_keys(root, flags.sets);
   vsae::sweep::Grid grid;
   try {
     grid = vsae::sweep::expand(with_overrides(root, flags));
@@ -116,6 +128,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", run.device, "override the config's device")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--out", run.out, "override output.dir, the run directory");
   app.add_option("--seed", run.seed, "override the seed")->check(CLI::NonNegativeNumber);
+  app.add_option("--set", run.set_args, vsae::config::kSetHelp)
+      ->option_text("KEY=VALUE")
+      ->allow_extra_args(false);  // one KEY=VALUE per --set; no splitting at ',' or of [..]
   app.add_flag("--resume", run.resume,
                "continue the run in the output directory from its checkpoint; for a sweep: keep finished members, "
                "resume started ones, run the rest");
@@ -158,6 +173,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vsae_gpu: error: --json RUN.json is required (see --help)\n");
       return 2;
     }
+    run.sets = vsae::config::parse_sets(run.set_args);
+    vsae::config::reject_flag_conflicts(run.sets, flag_overrides(run));
     const nlohmann::json root = vsae::sweep::read_json_file(run.json_path);
     vsae::install_stop_handlers();
     return vsae::sweep::is_sweep(root) ? run_sweep(root, run, argv[0]) : run_training(root, run);
