@@ -33,17 +33,25 @@ DeviceChoice parse_device_choice(const std::string& text) {
 #if VSAE_HAVE_CUDA
 namespace {
 
-// Tries device 0 as CudaContext will use it, so that a GPU another process holds in
-// exclusive-process mode, one without free memory, or a missing cuDNN sub-library shows here and
-// not halfway through make_cuda. Returns what failed, or "".
-std::string try_device_zero() {
+// Opens device 0 as CudaContext will use it, so that a GPU another process holds in
+// exclusive-process mode or one without free memory shows here and not halfway through make_cuda.
+// Fills the device's name, or what failed.
+void open_device_zero(CudaProbe& probe) {
   cudaError_t err = cudaSetDevice(0);
   if (err == cudaSuccess) err = cudaFree(nullptr);  // creates the device's primary context
+  cudaDeviceProp props{};
+  if (err == cudaSuccess) err = cudaGetDeviceProperties(&props, 0);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();  // not a sticky error: later queries must not see it
-    return std::string("creating a context: ") + cudaGetErrorString(err);
+    probe.open_error = std::string("creating a context: ") + cudaGetErrorString(err);
+    return;
   }
-  // cuDNN 9 loads its sub-libraries on demand; these checks load the ones the convolutions need.
+  probe.device_name = props.name;
+}
+
+// cuDNN 9 loads its sub-libraries on demand; these checks load the ones the convolutions need, so
+// a missing one shows before training starts. Returns what failed, or "".
+std::string try_cudnn() {
   const std::pair<const char*, cudnnStatus_t (*)()> sublibraries[] = {
       {"cudnnGraphVersionCheck", cudnnGraphVersionCheck},
       {"cudnnOpsVersionCheck", cudnnOpsVersionCheck},
@@ -70,25 +78,56 @@ CudaProbe probe_cuda() {
     (void)cudaGetLastError();
     return probe;
   }
-  if (probe.device_count > 0) probe.open_error = try_device_zero();
+  if (probe.device_count == 0) return probe;
+  open_device_zero(probe);
+  // A simulator has no cuDNN to try (its runtime stands in for the driver cuDNN would call).
+  if (probe.open_error.empty() && !is_simulated_device(probe.device_name)) probe.library_error = try_cudnn();
   return probe;
 }
 
-}  // namespace
-#endif
-
-bool cuda_usable(std::string* why_not) {
-#if VSAE_HAVE_CUDA
-  // The machine does not change while we run: probe once, and warn once.
+// The machine does not change while we run: probe once, and warn once.
+const CudaVerdict& cuda_verdict() {
   static const CudaVerdict verdict = [] {
     CudaVerdict v = judge_cuda_probe(probe_cuda());
     if (!v.warning.empty()) std::fprintf(stderr, "vsae_gpu: warning: %s\n", v.warning.c_str());
     return v;
   }();
+  return verdict;
+}
+
+}  // namespace
+#else
+namespace {
+constexpr const char* kNoCudaBuild = "this build has no CUDA backend (configured with VSAE_CUDA=OFF)";
+}  // namespace
+#endif
+
+bool cuda_usable(std::string* why_not) {
+#if VSAE_HAVE_CUDA
+  const CudaVerdict& verdict = cuda_verdict();
   if (!verdict.usable && why_not) *why_not = verdict.reason;
   return verdict.usable;
 #else
-  if (why_not) *why_not = "this build has no CUDA backend (configured with VSAE_CUDA=OFF)";
+  if (why_not) *why_not = kNoCudaBuild;
+  return false;
+#endif
+}
+
+bool cuda_kernels_usable(std::string* why_not) {
+#if VSAE_HAVE_CUDA
+  const CudaVerdict& verdict = cuda_verdict();
+  if (!verdict.kernels_usable && why_not) *why_not = verdict.reason;
+  return verdict.kernels_usable;
+#else
+  if (why_not) *why_not = kNoCudaBuild;
+  return false;
+#endif
+}
+
+bool cuda_simulated() {
+#if VSAE_HAVE_CUDA
+  return cuda_verdict().simulated;
+#else
   return false;
 #endif
 }
@@ -100,7 +139,7 @@ std::unique_ptr<Backend> Backend::make_cpu() { return std::unique_ptr<Backend>(n
 
 std::unique_ptr<Backend> Backend::make_cuda(int device_index) {
   std::string why;
-  if (!cuda_usable(&why)) throw Error("device \"cuda\" was requested but " + why);
+  if (!cuda_kernels_usable(&why)) throw Error("device \"cuda\" was requested but " + why);
 #if VSAE_HAVE_CUDA
   auto backend = std::unique_ptr<Backend>(new Backend(Device::cuda));
   backend->cuda_ = std::make_unique<CudaContext>(device_index);
@@ -116,6 +155,9 @@ std::unique_ptr<Backend> Backend::create(DeviceChoice choice, std::ostream* log)
   if (choice == DeviceChoice::cpu) {
     backend = make_cpu();
   } else if (choice == DeviceChoice::cuda) {
+    // Training needs the libraries too, so a device that runs only kernels (a simulator) is refused.
+    std::string why;
+    if (!cuda_usable(&why)) throw Error("device \"cuda\" was requested but " + why);
     backend = make_cuda();
   } else {
     std::string why;

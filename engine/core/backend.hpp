@@ -17,14 +17,21 @@ class CudaContext;  // engine/core/cuda_context.hpp; exists only in CUDA builds
 enum class DeviceChoice { automatic, cpu, cuda };
 DeviceChoice parse_device_choice(const std::string& text);  // "auto" | "cpu" | "cuda"
 
-// Whether this build and this machine can run the CUDA backend; `why_not` explains a "no".
+// Whether this build and this machine can run the whole CUDA backend (the hand-written kernels,
+// cuBLAS, cuDNN and graph capture); `why_not` explains a "no".
 bool cuda_usable(std::string* why_not = nullptr);
+// Whether device 0 runs the hand-written kernels: true on a GPU that cuda_usable() accepts, and
+// also on a simulator (GPGPU-Sim) or without a working cuDNN.
+bool cuda_kernels_usable(std::string* why_not = nullptr);
+// Device 0 is a GPU simulator (GPGPU-Sim): kernels run, the libraries do not.
+bool cuda_simulated();
 
 class Backend {
  public:
   // "auto" picks CUDA when usable and says which on `log`; "cuda" throws when it is not usable.
   static std::unique_ptr<Backend> create(DeviceChoice choice, std::ostream* log = nullptr);
   static std::unique_ptr<Backend> make_cpu();
+  // Needs only cuda_kernels_usable(): the cuBLAS and cuDNN handles are made on first use.
   static std::unique_ptr<Backend> make_cuda(int device_index = 0);
 
   ~Backend();

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 
 namespace vsae {
 
@@ -44,22 +45,42 @@ CudaContext::CudaContext(int device_index) : device_index_(device_index) {
   cudaStream_t stream = nullptr;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   stream_.reset(stream);
-  cublasHandle_t cublas = nullptr;
-  CUBLAS_CHECK(cublasCreate(&cublas));
-  cublas_.reset(cublas);
-  CUBLAS_CHECK(cublasSetStream(cublas, stream));
+}
+
+bool CudaContext::capturing() const {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  CUDA_CHECK(cudaStreamIsCapturing(stream_.get(), &capture));
+  return capture != cudaStreamCaptureStatusNone;
+}
+
+cublasHandle_t CudaContext::cublas() {
+  if (cublas_) return cublas_.get();
+  VSAE_CHECK(!capturing(), "the cuBLAS handle would be created during graph capture; create it at plan time");
+  cublasHandle_t created = nullptr;
+  CUBLAS_CHECK(cublasCreate(&created));
+  Owned<cublasHandle_t, CublasDeleter> handle(created);  // kept only once fully set up
+  CUBLAS_CHECK(cublasSetStream(created, stream_.get()));
   // A fixed workspace of our own (set after cublasSetStream, which resets it): otherwise cuBLAS
   // manages one itself and may allocate it inside the graph when a step is captured. A fixed size
   // also keeps its GEMM kernel choice, which depends on the workspace, the same on every call.
   // 32 MiB is NVIDIA's recommendation for Hopper and newer.
   cublas_workspace_ = DeviceBuffer<std::byte>(std::size_t{32} << 20);
-  CUBLAS_CHECK(cublasSetWorkspace(cublas, cublas_workspace_.data(), cublas_workspace_.bytes()));
+  CUBLAS_CHECK(cublasSetWorkspace(created, cublas_workspace_.data(), cublas_workspace_.bytes()));
   // Results must not depend on cuBLAS's choice of split-K reduction order between runs.
-  CUBLAS_CHECK(cublasSetAtomicsMode(cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
-  cudnnHandle_t cudnn = nullptr;
-  CUDNN_CHECK(cudnnCreate(&cudnn));
-  cudnn_.reset(cudnn);
-  CUDNN_CHECK(cudnnSetStream(cudnn, stream));
+  CUBLAS_CHECK(cublasSetAtomicsMode(created, CUBLAS_ATOMICS_NOT_ALLOWED));
+  cublas_ = std::move(handle);
+  return created;
+}
+
+cudnnHandle_t CudaContext::cudnn() {
+  if (cudnn_) return cudnn_.get();
+  VSAE_CHECK(!capturing(), "the cuDNN handle would be created during graph capture; create it at plan time");
+  cudnnHandle_t created = nullptr;
+  CUDNN_CHECK(cudnnCreate(&created));
+  Owned<cudnnHandle_t, CudnnDeleter> handle(created);
+  CUDNN_CHECK(cudnnSetStream(created, stream_.get()));
+  cudnn_ = std::move(handle);
+  return created;
 }
 
 // Destructors only log: throwing here would terminate a program that is already unwinding.
@@ -91,10 +112,7 @@ void CudaContext::CudnnDeleter::operator()(cudnnHandle_t handle) const noexcept 
 
 void CudaContext::reserve_scratch(std::size_t bytes) {
   if (bytes <= scratch_.bytes()) return;
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  CUDA_CHECK(cudaStreamIsCapturing(stream_.get(), &capture));
-  VSAE_CHECK(capture == cudaStreamCaptureStatusNone,
-             "scratch pool must grow to " << bytes << " bytes during graph capture; reserve it at plan time");
+  VSAE_CHECK(!capturing(), "scratch pool must grow to " << bytes << " bytes during graph capture; reserve it at plan time");
   // Work queued on the stream may still read the old buffer.
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   scratch_ = DeviceBuffer<std::byte>(bytes);

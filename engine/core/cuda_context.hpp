@@ -1,5 +1,7 @@
 // CudaContext: one device, one stream, the cuBLAS and cuDNN handles bound to it, and the stream's
 // scratch pool. Every CUDA op runs on this stream, so a whole training step can be graph-captured.
+// The library handles are made on first use, so a process that runs only hand-written kernels
+// (the kernel tests, also under a GPU simulator without the libraries) never loads them.
 #pragma once
 
 #include <cublas_v2.h>
@@ -25,9 +27,11 @@ class CudaContext {
   int device_index() const { return device_index_; }
   const cudaDeviceProp& props() const { return props_; }
   cudaStream_t stream() const { return stream_.get(); }
-  // Bound to stream(); never call cublasSetStream on it, which would also drop its workspace.
-  cublasHandle_t cublas() const { return cublas_.get(); }
-  cudnnHandle_t cudnn() const { return cudnn_.get(); }
+  // Made on first call and bound to stream(); never call cublasSetStream on it, which would also
+  // drop its workspace. A first call during graph capture throws: ops ask at plan time
+  // (linear_prepare, conv*_prepare), so a captured step never creates a handle.
+  cublasHandle_t cublas();
+  cudnnHandle_t cudnn();
 
   // Scratch memory ordered on this stream: valid until the next call. It grows only outside
   // stream capture; ops size their needs at plan time with reserve_scratch so steps never grow it.
@@ -39,6 +43,8 @@ class CudaContext {
   void synchronize() const;
 
  private:
+  bool capturing() const;  // whether stream() is being captured into a graph
+
   // Owning handles; their deleters only log. Each handle type is a pointer to an opaque struct.
   struct StreamDeleter {
     void operator()(cudaStream_t stream) const noexcept;

@@ -31,6 +31,17 @@ CudaVerdict judge_cuda_probe(const CudaProbe& probe) {
     verdict.reason = "CUDA device 0 cannot be used: " + probe.open_error;
     return verdict;
   }
+  verdict.kernels_usable = true;
+  verdict.simulated = is_simulated_device(probe.device_name);
+  if (verdict.simulated) {
+    verdict.reason = "CUDA device 0 is the GPGPU-Sim simulator (" + probe.device_name +
+                     "), which runs the hand-written kernels but has no cuBLAS, cuDNN or graph capture";
+    return verdict;
+  }
+  if (!probe.library_error.empty()) {
+    verdict.reason = "CUDA device 0 cannot run cuDNN: " + probe.library_error;
+    return verdict;
+  }
   verdict.usable = true;
   // The device opened, so the driver runs this runtime: CUDA minor-version compatibility lets a
   // driver of the same major version run a newer runtime, without features newer than the driver.
@@ -39,6 +50,10 @@ CudaVerdict judge_cuda_probe(const CudaProbe& probe) {
                       runtime +
                       " runtime of this build; running under CUDA minor-version compatibility";
   return verdict;
+}
+
+bool is_simulated_device(const std::string& device_name) {
+  return device_name.rfind("GPGPU-Sim", 0) == 0;
 }
 
 }  // namespace vsae

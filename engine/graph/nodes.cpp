@@ -98,6 +98,7 @@ void LinearNode::check_shapes() const {
   expect_shape(w_->value, w_->shape, kind(), w_->name);
   expect_shape(y_->data, Shape{x_->shape[0], w_->shape[0]}, kind(), y_->name);
 }
+void LinearNode::prepare(Backend& be) { linear_prepare(be); }
 void LinearNode::forward_impl(Backend& be) { linear_forward(be, x_->data, w_->value, y_->data); }
 void LinearNode::backward(Backend& be) {
   linear_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad);

@@ -66,6 +66,7 @@ class LinearNode : public Node {
   LinearNode(Value* x, Parameter* w, Value* y) : x_(x), w_(w), y_(y) {}
   const char* kind() const override { return "linear"; }
   void backward(Backend& be) override;
+  void prepare(Backend& be) override;
   double flops(bool backward) const override;
 
  protected:

@@ -7,6 +7,7 @@
 #include "engine/backends/cpu/linear.hpp"
 #if VSAE_HAVE_CUDA
 #include "engine/backends/cuda/linear.hpp"
+#include "engine/core/cuda_context.hpp"
 #endif
 
 namespace vsae {
@@ -48,6 +49,14 @@ void linear_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor&
   }
 #endif
   cpu::linear_forward(x, w, y);
+}
+
+void linear_prepare(Backend& be) {
+#if VSAE_HAVE_CUDA
+  if (be.is_cuda()) be.cuda().cublas();
+#else
+  (void)be;
+#endif
 }
 
 void linear_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,

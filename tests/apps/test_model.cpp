@@ -190,7 +190,7 @@ TEST(Model, AdamToleranceAdmitsRareGradientSignFlips) {
 }
 
 TEST(Model, TrainingStepMatchesAcrossBackends) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuBLAS and cuDNN");
   ModelConfig cfg;
   cfg.sae = SaeKind::topk;
   std::vector<float> x = tiny_batch(3, 1);

@@ -141,7 +141,7 @@ AdamHyper adam_for_test() {
 }
 
 TEST(StepGraphCuda, TopkReplayEqualsEagerBitwiseAcrossAChangeOfK) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuBLAS, cuDNN and graph capture");
   Backend& be = test::cuda();
   ModelConfig config;
   config.sae = SaeKind::topk;
@@ -169,7 +169,7 @@ TEST(StepGraphCuda, TopkReplayEqualsEagerBitwiseAcrossAChangeOfK) {
 }
 
 TEST(StepGraphCuda, L1ReplayEqualsEagerBitwiseAcrossAChangeOfLambdaAndTarget) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuBLAS, cuDNN and graph capture");
   Backend& be = test::cuda();
   ModelConfig config;
   config.sae = SaeKind::l1;

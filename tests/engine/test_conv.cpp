@@ -463,7 +463,7 @@ TEST(ConvGradcheck, ConvTranspose2d) {
 class ConvBackends : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvBackends, CudaMatchesCpu) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuDNN");
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   ConvData d = make_data(c);
@@ -485,7 +485,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvBackends, ::testing::ValuesIn(backend_cases
 class ConvEpilogueBackends : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvEpilogueBackends, CudaMatchesCpu) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuDNN");
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   const ConvData d = make_data(c);
@@ -506,7 +506,7 @@ INSTANTIATE_TEST_SUITE_P(ModelLayers, ConvEpilogueBackends, ::testing::ValuesIn(
 class ConvCudaDeterminism : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvCudaDeterminism, RepeatedRunsAreBitIdentical) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuDNN");
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   const ConvData d = make_data(c);

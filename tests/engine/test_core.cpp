@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <string>
+#include <utility>
 
 #include "engine/core/backend.hpp"
 #include "engine/core/cuda_probe.hpp"
@@ -78,7 +80,7 @@ TEST(Core, DeviceChoiceParsing) {
 }
 
 TEST(Core, CudaRequestFailsClearlyWithoutGpu) {
-  if (test::cuda_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  if (test::cuda_libraries_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
   try {
     Backend::create(DeviceChoice::cuda);
     FAIL() << "expected an error";
@@ -89,30 +91,41 @@ TEST(Core, CudaRequestFailsClearlyWithoutGpu) {
 }
 
 TEST(Core, DeviceAutoSaysWhyItUsesTheCpu) {
-  if (test::cuda_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
+  if (test::cuda_libraries_unavailable_reason().empty()) GTEST_SKIP() << "a GPU is present";
   std::ostringstream log;
   EXPECT_EQ(Backend::create(DeviceChoice::automatic, &log)->device(), Device::cpu);
   EXPECT_NE(
-      log.str().find("device auto: " + test::cuda_unavailable_reason() + "; using the CPU backend"),
+      log.str().find("device auto: " + test::cuda_libraries_unavailable_reason() + "; using the CPU backend"),
       std::string::npos)
       << log.str();
 }
 
 constexpr int kCuda13 = 13000;
 
+// What cuda_usable() would have seen up to opening device 0; library and name fields stay empty.
+CudaProbe probe_of(int driver, int runtime, std::string count_error, int count, std::string open_error) {
+  CudaProbe probe;
+  probe.driver_version = driver;
+  probe.runtime_version = runtime;
+  probe.count_error = std::move(count_error);
+  probe.device_count = count;
+  probe.open_error = std::move(open_error);
+  return probe;
+}
+
 TEST(CudaProbe, NoDriverSaysSoPlainly) {
   // What a machine without the NVIDIA driver reports: driver version 0 and a misleading error.
   for (const char* error : {"CUDA driver version is insufficient for CUDA runtime version",
                             "no CUDA-capable device is detected"}) {
-    const CudaVerdict v = judge_cuda_probe(CudaProbe{0, kCuda13, error, 0, ""});
+    const CudaVerdict v = judge_cuda_probe(probe_of(0, kCuda13, error, 0, ""));
     EXPECT_FALSE(v.usable);
     EXPECT_EQ(v.reason, "no NVIDIA driver or GPU was found");
   }
 }
 
 TEST(CudaProbe, DriverTooOldForTheRuntimeNamesBothVersions) {
-  const CudaVerdict v = judge_cuda_probe(CudaProbe{
-      12040, kCuda13, "CUDA driver version is insufficient for CUDA runtime version", 0, ""});
+  const CudaVerdict v = judge_cuda_probe(probe_of(
+      12040, kCuda13, "CUDA driver version is insufficient for CUDA runtime version", 0, ""));
   EXPECT_FALSE(v.usable);
   EXPECT_NE(v.reason.find("supports CUDA 12.4"), std::string::npos) << v.reason;
   EXPECT_NE(v.reason.find("CUDA 13.0 runtime"), std::string::npos) << v.reason;
@@ -121,7 +134,7 @@ TEST(CudaProbe, DriverTooOldForTheRuntimeNamesBothVersions) {
 
 TEST(CudaProbe, OlderDriverThatOpensTheDeviceOnlyWarns) {
   // CUDA minor-version compatibility: a 13.0 driver runs a 13.1 runtime.
-  const CudaVerdict v = judge_cuda_probe(CudaProbe{13000, 13010, "", 1, ""});
+  const CudaVerdict v = judge_cuda_probe(probe_of(13000, 13010, "", 1, ""));
   EXPECT_TRUE(v.usable);
   EXPECT_TRUE(v.reason.empty());
   EXPECT_NE(v.warning.find("supports CUDA 13.0"), std::string::npos) << v.warning;
@@ -129,7 +142,7 @@ TEST(CudaProbe, OlderDriverThatOpensTheDeviceOnlyWarns) {
 }
 
 TEST(CudaProbe, MatchingDriverIsUsableWithoutWarning) {
-  const CudaVerdict v = judge_cuda_probe(CudaProbe{13020, kCuda13, "", 2, ""});
+  const CudaVerdict v = judge_cuda_probe(probe_of(13020, kCuda13, "", 2, ""));
   EXPECT_TRUE(v.usable);
   EXPECT_TRUE(v.warning.empty()) << v.warning;
 }
@@ -137,24 +150,44 @@ TEST(CudaProbe, MatchingDriverIsUsableWithoutWarning) {
 TEST(CudaProbe, DeviceThatCannotBeOpenedIsNotUsable) {
   // An exclusive-process GPU held by another process fails when the context is created.
   const CudaVerdict busy = judge_cuda_probe(
-      CudaProbe{13020, kCuda13, "", 1,
-                "creating a context: CUDA-capable device(s) is/are busy or unavailable"});
+      probe_of(13020, kCuda13, "", 1,
+                "creating a context: CUDA-capable device(s) is/are busy or unavailable"));
   EXPECT_FALSE(busy.usable);
   EXPECT_EQ(busy.reason,
             "CUDA device 0 cannot be used: creating a context: CUDA-capable device(s) is/are busy "
             "or unavailable");
-  const CudaVerdict no_cnn = judge_cuda_probe(CudaProbe{
-      13020, kCuda13, "", 1, "cudnnCnnVersionCheck: CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED"});
-  EXPECT_FALSE(no_cnn.usable);
-  EXPECT_NE(no_cnn.reason.find("cudnnCnnVersionCheck"), std::string::npos) << no_cnn.reason;
+  EXPECT_FALSE(busy.kernels_usable);
+}
+
+TEST(CudaProbe, DeviceWithoutCudnnRunsOnlyKernels) {
+  CudaProbe probe = probe_of(13020, kCuda13, "", 1, "");
+  probe.library_error = "cudnnCnnVersionCheck: CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED";
+  probe.device_name = "NVIDIA H200";
+  const CudaVerdict v = judge_cuda_probe(probe);
+  EXPECT_FALSE(v.usable);
+  EXPECT_TRUE(v.kernels_usable);
+  EXPECT_FALSE(v.simulated);
+  EXPECT_EQ(v.reason, "CUDA device 0 cannot run cuDNN: cudnnCnnVersionCheck: CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED");
+}
+
+TEST(CudaProbe, SimulatorRunsOnlyKernelsAndSaysSo) {
+  CudaProbe probe = probe_of(13020, kCuda13, "", 1, "");
+  probe.device_name = "GPGPU-Sim_v4.2.0";
+  const CudaVerdict v = judge_cuda_probe(probe);
+  EXPECT_FALSE(v.usable);
+  EXPECT_TRUE(v.kernels_usable);
+  EXPECT_TRUE(v.simulated);
+  EXPECT_NE(v.reason.find("GPGPU-Sim simulator (GPGPU-Sim_v4.2.0)"), std::string::npos) << v.reason;
+  EXPECT_NE(v.reason.find("no cuBLAS, cuDNN or graph capture"), std::string::npos) << v.reason;
+  EXPECT_FALSE(is_simulated_device("NVIDIA GeForce RTX 3070"));
 }
 
 TEST(CudaProbe, OtherFailuresKeepTheRuntimeMessage) {
-  const CudaVerdict none = judge_cuda_probe(CudaProbe{13020, kCuda13, "", 0, ""});
+  const CudaVerdict none = judge_cuda_probe(probe_of(13020, kCuda13, "", 0, ""));
   EXPECT_FALSE(none.usable);
   EXPECT_EQ(none.reason, "no CUDA device found");
   const CudaVerdict hidden =
-      judge_cuda_probe(CudaProbe{13020, kCuda13, "no CUDA-capable device is detected", 0, ""});
+      judge_cuda_probe(probe_of(13020, kCuda13, "no CUDA-capable device is detected", 0, ""));
   EXPECT_FALSE(hidden.usable);
   EXPECT_EQ(hidden.reason, "no usable CUDA device: no CUDA-capable device is detected");
 }
@@ -206,8 +239,8 @@ TEST(CudaCheck, ContextsReleaseTheirMemory) {
     CUDA_CHECK(cudaMemsetAsync(ctx.scratch(std::size_t{16} << 20), 0, std::size_t{16} << 20,
                                ctx.stream()));
   }
-  // Each context holds a 32 MiB cuBLAS workspace and 16 MiB of scratch; allow for the driver's
-  // allocation granularity only.
+  // Each context holds 16 MiB of scratch (no cuBLAS workspace: nothing asked for the handle);
+  // allow for the driver's allocation granularity only.
   EXPECT_LE(before, free_bytes() + (std::size_t{8} << 20));
 }
 #endif

@@ -223,7 +223,7 @@ TEST(LinearGradcheck, Linear) {
 class LinearBackends : public ::testing::TestWithParam<LinearCase> {};
 
 TEST_P(LinearBackends, CudaMatchesCpu) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("cuBLAS");
   const LinearCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   LinearData d = make_data(c);

@@ -259,7 +259,7 @@ TEST(Topk, CudaMatchesCpuOnNan) {
 // allow_dynamic_smem only raises a kernel's limit: a captured Top-k over a wide row (64 KiB of
 // keys) still replays after an eager one over a narrower row (52 KiB) of the same kernel.
 TEST(Topk, CudaGraphSurvivesASmallerLaunchOfTheSameKernel) {
-  VSAE_REQUIRE_CUDA();
+  VSAE_REQUIRE_CUDA_LIBRARIES("graph capture");
   Backend& be = test::cuda();
   const std::int64_t batch = 3, wide = 16384, narrow = 13000;
   const std::vector<float> wide_bias = test::case_bias(wide, 31);
