@@ -1,6 +1,7 @@
 // CUDA L1 / L1-prox forward: column-tiled, so the bias is loaded once per thread and the firing
 // counts leave each CTA once per column; the penalty is reduced in a fixed order in two passes.
-// Also the one-thread controller that moves λ or τ on the device.
+// Also the one-thread controller that moves λ or τ on the device, and the one-CTA reduction that
+// gives the tracking controller its floor.
 #include <cub/block/block_reduce.cuh>
 
 #include "engine/core/check.hpp"
@@ -92,15 +93,45 @@ static __global__ void __launch_bounds__(kFinishThreads)
 static __global__ void sparsity_controller_kernel(float* coef, const std::int32_t* batch_active,
                                                   const std::int32_t* k_target,
                                                   std::int64_t batch_rows, float eta, float lo,
-                                                  float hi) {
+                                                  float hi, const float* floor) {
   const std::int32_t target = *k_target;
   if (target <= 0) return;
   const float k = static_cast<float>(target);
   const float l0 = static_cast<float>(*batch_active) / static_cast<float>(batch_rows);
   const float next = *coef * expf(eta * (l0 - k) / k);
+  const float f = floor ? *floor : 0.0f;
+  const float low = f > lo ? fminf(f, hi) : lo;
   // std::clamp's comparisons, as in the CPU twin: a NaN coefficient stays NaN and shows the
   // divergence, where fmaxf would quietly reset it to lo.
-  *coef = next < lo ? lo : (hi < next ? hi : next);
+  *coef = next < low ? low : (hi < next ? hi : next);
+}
+
+// One CTA strides over the entries; each thread's partial sums go through a fixed tree, so the
+// floor is the same on every run.
+static __global__ void __launch_bounds__(kFinishThreads)
+    controller_floor_kernel(const float* __restrict__ a, const float* __restrict__ signal,
+                            std::int64_t count, float factor, float rho, float* __restrict__ floor) {
+  using SumReduce = cub::BlockReduce<double, kFinishThreads>;
+  using CountReduce = cub::BlockReduce<long long, kFinishThreads>;
+  __shared__ union {
+    SumReduce::TempStorage sum;
+    CountReduce::TempStorage count;
+  } storage;
+  double sum = 0.0;
+  long long active = 0;
+  for (std::int64_t i = threadIdx.x; i < count; i += kFinishThreads) {
+    if (a[i] > 0.0f) {
+      sum += fabs(static_cast<double>(signal[i]));
+      ++active;
+    }
+  }
+  const double total = SumReduce(storage.sum).Sum(sum);
+  __syncthreads();  // the storage is reused
+  const long long total_active = CountReduce(storage.count).Sum(active);
+  if (threadIdx.x == 0)
+    *floor = total_active == 0 ? 0.0f
+                               : static_cast<float>(static_cast<double>(rho) * factor * total /
+                                                    static_cast<double>(total_active));
 }
 
 std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width) {
@@ -139,14 +170,22 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, std::in
 
 void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
                                 const std::int32_t* k_target, std::int64_t batch_rows, float eta,
-                                float lo, float hi, cudaStream_t stream) {
+                                float lo, float hi, const float* floor, cudaStream_t stream) {
   VSAE_CHECK(coef && batch_active && k_target, "sparsity_controller_update: null tensor");
   VSAE_CHECK(batch_rows >= 1,
              "sparsity_controller_update: batch_rows must be >= 1, got " << batch_rows);
   VSAE_CHECK(lo > 0.0f && lo <= hi,
              "sparsity_controller_update: need 0 < lo <= hi, got [" << lo << ", " << hi << "]");
   sparsity_controller_kernel<<<1, 1, 0, stream>>>(coef, batch_active, k_target, batch_rows, eta, lo,
-                                                  hi);
+                                                  hi, floor);
+  CUDA_CHECK_LAUNCH();
+}
+
+void controller_floor(const float* a, const float* signal, std::int64_t count, float factor,
+                      float rho, float* floor, cudaStream_t stream) {
+  VSAE_CHECK(a && signal && floor, "controller_floor: null tensor");
+  VSAE_CHECK(count >= 0, "controller_floor: bad count " << count);
+  controller_floor_kernel<<<1, kFinishThreads, 0, stream>>>(a, signal, count, factor, rho, floor);
   CUDA_CHECK_LAUNCH();
 }
 

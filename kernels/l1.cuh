@@ -22,10 +22,16 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, std::in
                 float eps, const float* lambda, float* penalty, float* scratch,
                 cudaStream_t stream);
 
-// coef, batch_active, k_target: (1) on the device. One thread:
-// coef ← clamp(coef·exp(η·(batch_active / batch_rows − k)/k), lo, hi), skipped when k <= 0.
+// coef, batch_active, k_target: (1) on the device; floor: (1) on the device or null. One thread:
+// coef ← clamp(coef·exp(η·(batch_active / batch_rows − k)/k), max(lo, *floor), hi) (a NaN floor
+// counts as none), skipped when k <= 0.
 void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
                                 const std::int32_t* k_target, std::int64_t batch_rows, float eta,
-                                float lo, float hi, cudaStream_t stream);
+                                float lo, float hi, const float* floor, cudaStream_t stream);
+
+// a, signal: (count); floor: (1). One CTA, fixed-order sums:
+// floor = rho · factor · mean_{a > 0} |signal|, or 0 when no a is positive.
+void controller_floor(const float* a, const float* signal, std::int64_t count, float factor,
+                      float rho, float* floor, cudaStream_t stream);
 
 }  // namespace vsae::cuda_kernels

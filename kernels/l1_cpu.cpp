@@ -36,11 +36,27 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, std::in
 }
 
 void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int32_t k_target,
-                                std::int64_t batch_rows, float eta, float lo, float hi) {
+                                std::int64_t batch_rows, float eta, float lo, float hi,
+                                float floor) {
   if (k_target <= 0) return;
   const float k = static_cast<float>(k_target);
   const float l0 = static_cast<float>(batch_active) / static_cast<float>(batch_rows);
-  *coef = std::clamp(*coef * std::exp(eta * (l0 - k) / k), lo, hi);
+  const float low = floor > lo ? std::min(floor, hi) : lo;
+  *coef = std::clamp(*coef * std::exp(eta * (l0 - k) / k), low, hi);
+}
+
+float controller_floor(const float* a, const float* signal, std::int64_t count, float factor,
+                       float rho) {
+  double sum = 0.0;
+  std::int64_t active = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (a[i] > 0.0f) {
+      sum += std::fabs(signal[i]);
+      ++active;
+    }
+  }
+  if (active == 0) return 0.0f;
+  return static_cast<float>(static_cast<double>(rho) * factor * sum / static_cast<double>(active));
 }
 
 }  // namespace vsae::cpu_kernels

@@ -12,9 +12,15 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, std::in
                 std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
                 float eps, const float* lambda, float* penalty);
 
-// coef ← clamp(coef·exp(η·(L0 − k)/k), lo, hi) with L0 = batch_active / batch_rows, k = k_target;
-// unchanged when k_target <= 0.
+// coef ← clamp(coef·exp(η·(L0 − k)/k), max(lo, floor), hi) with L0 = batch_active / batch_rows,
+// k = k_target (a NaN floor counts as none); unchanged when k_target <= 0.
 void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int32_t k_target,
-                                std::int64_t batch_rows, float eta, float lo, float hi);
+                                std::int64_t batch_rows, float eta, float lo, float hi,
+                                float floor = 0.0f);
+
+// The tracking controller's windup floor: rho · factor · mean_{a > 0} |signal|, summed in double
+// in index order; 0 when no entry of a is positive. a, signal: (count).
+float controller_floor(const float* a, const float* signal, std::int64_t count, float factor,
+                       float rho);
 
 }  // namespace vsae::cpu_kernels

@@ -92,10 +92,11 @@ void l1_prox_backward(Backend& be, const Tensor& a, const Tensor& da, const Tens
 
 void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& batch_active,
                                 const Tensor& k_target, std::int64_t batch_rows,
-                                const SparsityControl& control) {
+                                const SparsityControl& control, const Tensor& floor) {
   check_scalar(be, coef, DType::f32, "sparsity_controller_update: coef");
   check_scalar(be, batch_active, DType::i32, "sparsity_controller_update: batch_active");
   check_scalar(be, k_target, DType::i32, "sparsity_controller_update: k_target");
+  if (floor.defined()) check_scalar(be, floor, DType::f32, "sparsity_controller_update: floor");
   VSAE_CHECK(batch_rows >= 1,
              "sparsity_controller_update: batch_rows must be >= 1, got " << batch_rows);
   VSAE_CHECK(std::isfinite(control.eta), "sparsity_controller_update: eta must be finite");
@@ -103,15 +104,37 @@ void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& b
              "sparsity_controller_update: need 0 < lo <= hi, got [" << control.lo << ", "
                                                                     << control.hi << "]");
   if (be.device() == Device::cpu) {
-    cpu_kernels::sparsity_controller_update(coef.ptr<float>(), *batch_active.ptr<std::int32_t>(),
-                                            *k_target.ptr<std::int32_t>(), batch_rows, control.eta,
-                                            control.lo, control.hi);
+    cpu_kernels::sparsity_controller_update(
+        coef.ptr<float>(), *batch_active.ptr<std::int32_t>(), *k_target.ptr<std::int32_t>(),
+        batch_rows, control.eta, control.lo, control.hi, floor.defined() ? *floor.ptr<float>() : 0.0f);
     return;
   }
 #if VSAE_HAVE_CUDA
   cuda_kernels::sparsity_controller_update(coef.ptr<float>(), batch_active.ptr<std::int32_t>(),
                                            k_target.ptr<std::int32_t>(), batch_rows, control.eta,
-                                           control.lo, control.hi, be.cuda().stream());
+                                           control.lo, control.hi,
+                                           floor.defined() ? floor.ptr<float>() : nullptr,
+                                           be.cuda().stream());
+#endif
+}
+
+void controller_floor(Backend& be, const Tensor& a, const Tensor& signal, float factor, float rho,
+                      const Tensor& floor) {
+  check_f32(be, "controller_floor", "a", a);
+  check_f32(be, "controller_floor", "signal", signal);
+  check_scalar(be, floor, DType::f32, "controller_floor: floor");
+  VSAE_CHECK(signal.shape == a.shape,
+             "controller_floor: signal " << signal.shape << " must have a's shape " << a.shape);
+  VSAE_CHECK(std::isfinite(factor) && factor >= 0.0f && std::isfinite(rho) && rho >= 0.0f,
+             "controller_floor: factor and rho must be finite and >= 0, got " << factor << ", " << rho);
+  if (be.device() == Device::cpu) {
+    *floor.ptr<float>() =
+        cpu_kernels::controller_floor(a.ptr<float>(), signal.ptr<float>(), a.numel(), factor, rho);
+    return;
+  }
+#if VSAE_HAVE_CUDA
+  cuda_kernels::controller_floor(a.ptr<float>(), signal.ptr<float>(), a.numel(), factor, rho,
+                                 floor.ptr<float>(), be.cuda().stream());
 #endif
 }
 

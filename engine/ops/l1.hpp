@@ -31,14 +31,28 @@ struct SparsityControl {
   float eta = 0.05f;  // gain of the multiplicative update
   float lo = 1e-6f;   // clamps of the coefficient; lo > 0 keeps it able to grow again
   float hi = 1e3f;
+  // The tracking controller's floor ratio ρ (0: none, the original 'adaptive' update). While L0
+  // stays below k because the SAE is no denser without a penalty, the original update lowers the
+  // coefficient step after step to `lo` (windup), and climbing back takes thousands of steps once k
+  // falls below that natural L0. The floor keeps it within reach: ρ times the coefficient's own
+  // scale on the active units, below which it barely acts (controller_floor).
+  float floor_ratio = 0.0f;
 };
 
 // The per-step controller (DESIGN §5), entirely on the device: with L0 = batch_active / batch_rows
-// and k = *k_target, coef ← clamp(coef·exp(η·(L0 − k)/k), lo, hi). coef: f32 (1) (λ or τ);
-// batch_active, k_target: i32 (1). Leaves coef unchanged when k <= 0.
+// and k = *k_target, coef ← clamp(coef·exp(η·(L0 − k)/k), max(lo, *floor), hi). coef: f32 (1) (λ or
+// τ); batch_active, k_target: i32 (1); floor: f32 (1), or undefined for none. Leaves coef unchanged
+// when k <= 0.
 void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& batch_active,
                                 const Tensor& k_target, std::int64_t batch_rows,
-                                const SparsityControl& control);
+                                const SparsityControl& control, const Tensor& floor = Tensor());
+
+// floor = ρ · factor · mean over the entries with a > 0 of |signal|, 0 when none is positive; a,
+// signal: f32 of one shape; floor: f32 (1). The coefficient's scale on the active units: for L1
+// the data gradient that λ/B competes with (signal = da, factor = B), for L1-prox the activation
+// that τ shifts (signal = a, factor = 1).
+void controller_floor(Backend& be, const Tensor& a, const Tensor& signal, float factor, float rho,
+                      const Tensor& floor);
 
 // Reserves the CUDA scratch the L1 ops need for (B, W); call at plan time, before graph capture.
 void l1_prepare(Backend& be, std::int64_t batch, std::int64_t width);

@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "engine/ops/l1.hpp"
 #include "tests/kernels/sparsify_cases.hpp"
 #include "tests/support/backends.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
+#include "tests/support/twin.hpp"
 
 namespace vsae {
 namespace {
@@ -199,14 +201,16 @@ TEST(L1, ProxBackwardMatchesFiniteDifferences) {
 }
 
 // One controller step on `be` from coef with the given batch activity; returns the new coef.
+// One controller step on `be`, with a floor tensor when `floor` holds a value.
 float control_step(Backend& be, float coef, std::int32_t active, std::int32_t k, std::int64_t rows,
-                   const SparsityControl& control) {
+                   const SparsityControl& control, std::optional<float> floor = std::nullopt) {
   test::GuardedTensor c(be, Shape{1}), act(be, Shape{1}, DType::i32),
-      target(be, Shape{1}, DType::i32);
+      target(be, Shape{1}, DType::i32), f(be, Shape{1});
   c.upload(std::vector<float>{coef});
   act.upload(std::vector<std::int32_t>{active});
   target.upload(std::vector<std::int32_t>{k});
-  sparsity_controller_update(be, c, act, target, rows, control);
+  f.upload(std::vector<float>{floor.value_or(0.0f)});
+  sparsity_controller_update(be, c, act, target, rows, control, floor ? f.tensor() : Tensor());
   EXPECT_TRUE(c.guards_intact());
   return c.download<float>()[0];
 }
@@ -245,6 +249,96 @@ TEST(SparsityController, ClosedLoopSettlesOnTarget) {
   EXPECT_NEAR(coef, std::log(400.0 / 50.0), 0.05);
 }
 
+// The floor lifts the lower clamp: a coefficient that would shrink below it stops there, one above
+// it moves as before; a floor above hi stops at hi, and a floor below lo (or NaN) leaves lo.
+void check_floored_update(Backend& be) {
+  const SparsityControl control{0.1f, 1e-4f, 10.0f};
+  const std::int64_t rows = 64;
+  EXPECT_FLOAT_EQ(control_step(be, 0.02f, 0, 50, rows, control, 0.019f), 0.019f);
+  EXPECT_FLOAT_EQ(control_step(be, 1.0f, 25 * rows, 50, rows, control, 0.019f), std::exp(-0.05f));
+  EXPECT_FLOAT_EQ(control_step(be, 0.5f, 100 * rows, 50, rows, control, 20.0f), 10.0f);
+  EXPECT_FLOAT_EQ(control_step(be, 1.05e-4f, 0, 50, rows, control, 1e-6f), 1e-4f);
+  EXPECT_FLOAT_EQ(control_step(be, 0.0f, 0, 0, rows, control, 0.5f), 0.0f);  // no target: untouched
+  EXPECT_FLOAT_EQ(control_step(be, 1.05e-4f, 0, 50, rows, control, std::numeric_limits<float>::quiet_NaN()),
+                  1e-4f);  // a NaN floor counts as none
+}
+
+TEST(SparsityController, FloorLiftsTheLowerClamp) { check_floored_update(test::cpu()); }
+TEST(SparsityController, CudaFloorLiftsTheLowerClamp) {
+  VSAE_REQUIRE_CUDA();
+  check_floored_update(test::cuda());
+}
+
+// The synthetic plant again, but its L0 cannot exceed 300 (the natural L0 of an SAE without a
+// penalty) while the target starts at 500 and then drops to 250: the original update winds the
+// coefficient down to lo during the first phase and needs far longer to reach the target after
+// the drop than the floored one, whose floor (the plant's scale, held at 0.05) bounds the windup.
+TEST(SparsityController, FloorBoundsWindup) {
+  Backend& be = test::cpu();
+  const std::int64_t rows = 64;
+  const auto steps_to_track = [&](float floor_value) {
+    const SparsityControl control{0.05f, 1e-7f, 100.0f, floor_value > 0 ? 0.05f : 0.0f};
+    float coef = 1e-3f;
+    const auto plant = [&] { return static_cast<std::int32_t>(std::lround(300.0 * std::exp(-coef))); };
+    for (int step = 0; step < 3000; ++step)
+      coef = control_step(be, coef, plant() * static_cast<std::int32_t>(rows), 500, rows, control,
+                          floor_value > 0 ? std::optional<float>(floor_value) : std::nullopt);
+    for (int step = 0; step < 100000; ++step) {
+      if (std::abs(plant() - 250) <= 25) return step;
+      coef = control_step(be, coef, plant() * static_cast<std::int32_t>(rows), 250, rows, control,
+                          floor_value > 0 ? std::optional<float>(floor_value) : std::nullopt);
+    }
+    return 100000;
+  };
+  const int windup = steps_to_track(0.0f), floored = steps_to_track(0.05f);
+  // Plain arithmetic of the two updates gives 88 and 1434 steps.
+  EXPECT_LT(floored, 150);
+  EXPECT_GT(windup, 1000);
+}
+
+void check_floor_values(Backend& be) {
+  // a > 0 at entries 0, 2, 3; the floor averages |signal| over them only.
+  const std::vector<float> a{1.0f, 0.0f, 2.0f, 0.5f, -1.0f, 0.0f};
+  const std::vector<float> signal{-0.5f, 100.0f, 1.5f, -1.0f, 100.0f, 100.0f};
+  test::GuardedTensor ta(be, Shape{2, 3}), ts(be, Shape{2, 3}), floor(be, Shape{1});
+  ta.upload(a);
+  ts.upload(signal);
+  controller_floor(be, ta.tensor(), ts.tensor(), 64.0f, 0.05f, floor.tensor());
+  EXPECT_FLOAT_EQ(floor.download<float>()[0], 0.05f * 64.0f * (0.5f + 1.5f + 1.0f) / 3.0f);
+  // Nothing active: no floor.
+  ta.upload(std::vector<float>(6, 0.0f));
+  controller_floor(be, ta.tensor(), ts.tensor(), 64.0f, 0.05f, floor.tensor());
+  EXPECT_EQ(floor.download<float>()[0], 0.0f);
+  EXPECT_TRUE(floor.guards_intact());
+}
+
+TEST(ControllerFloor, MeanOverActiveEntries) { check_floor_values(test::cpu()); }
+TEST(ControllerFloor, CudaMeanOverActiveEntries) {
+  VSAE_REQUIRE_CUDA();
+  check_floor_values(test::cuda());
+}
+
+// Model-sized and odd shapes, with NaN in the signal of an active entry (the floor is then NaN,
+// which the update ignores) and in a (never active).
+TEST(ControllerFloor, CudaMatchesCpu) {
+  VSAE_REQUIRE_CUDA();
+  for (const Shape shape : {Shape{1, 1}, Shape{3, 7}, Shape{64, 500}, Shape{257, 33}}) {
+    for (bool with_nan : {false, true}) {
+      std::vector<float> a = test::random_uniform(static_cast<std::size_t>(shape.numel()), -1, 1, 5);
+      std::vector<float> signal = test::random_uniform(a.size(), -3, 3, 6);
+      if (with_nan) {
+        a[0] = std::numeric_limits<float>::quiet_NaN();
+        if (a.size() > 2) a[2] = 1.0f, signal[2] = std::numeric_limits<float>::quiet_NaN();
+      }
+      test::TwinTensor ta(shape, a), ts(shape, signal), out(Shape{1}, std::vector<float>{-1.0f});
+      for (Backend* be : {&test::cpu(), &test::cuda()})
+        controller_floor(*be, ta.on(*be), ts.on(*be), 64.0f, 0.05f, out.on(*be));
+      EXPECT_TRUE(test::twins_match(out, test::Tolerance{1e-7f, 1e-5f}, with_nan && a.size() > 2))
+          << shape << (with_nan ? " with NaN" : "");
+    }
+  }
+}
+
 TEST(SparsityController, RejectsBadClamps) {
   Backend& be = test::cpu();
   test::GuardedTensor c(be, Shape{1}), act(be, Shape{1}, DType::i32),
@@ -278,13 +372,15 @@ TEST(SparsityController, CudaKeepsNanCoefficient) {
 TEST(SparsityController, CudaMatchesCpu) {
   VSAE_REQUIRE_CUDA();
   const SparsityControl control{0.05f, 1e-4f, 10.0f};
-  for (std::int32_t active : {0, 1000, 3200, 6400, 100000})
-    for (float coef : {1e-4f, 0.3f, 9.0f}) {
-      const float ref = control_step(test::cpu(), coef, active, 50, 64, control);
-      const float got = control_step(test::cuda(), coef, active, 50, 64, control);
-      EXPECT_NEAR(got, ref, 1e-6f * std::fabs(ref) + 1e-9f)
-          << "active " << active << " coef " << coef;
-    }
+  for (std::optional<float> floor : {std::optional<float>(), std::optional<float>(0.25f),
+                                     std::optional<float>(std::numeric_limits<float>::quiet_NaN())})
+    for (std::int32_t active : {0, 1000, 3200, 6400, 100000})
+      for (float coef : {1e-4f, 0.3f, 9.0f}) {
+        const float ref = control_step(test::cpu(), coef, active, 50, 64, control, floor);
+        const float got = control_step(test::cuda(), coef, active, 50, 64, control, floor);
+        EXPECT_NEAR(got, ref, 1e-6f * std::fabs(ref) + 1e-9f)
+            << "active " << active << " coef " << coef << " floor " << floor.value_or(-1.0f);
+      }
 }
 
 }  // namespace

@@ -62,11 +62,12 @@ void read_schedule(JsonReader r, ScheduleConfig& s, std::int64_t width, std::int
 }
 
 void read_controller(JsonReader r, ControllerConfig& c) {
-  c.mode = r.string("mode", c.mode, {"adaptive", "fixed"});
+  c.mode = r.string("mode", c.mode, {"tracking", "adaptive", "fixed"});
   c.initial = r.number("initial", c.initial, 0.0, 1e6);
   c.rate = r.number("rate", c.rate, 0.0, 10.0);
   c.min = r.number("min", c.min, 0.0, 1e6);
   c.max = r.number("max", c.max, 0.0, 1e6);
+  c.floor = r.number("floor", c.floor, 0.0, 1.0);
   if (c.min > c.max) throw Error(r.key_path("min") + " must not exceed " + r.key_path("max"));
   if (c.initial < c.min || c.initial > c.max)
     throw Error(r.key_path("initial") + " must lie within [" + r.key_path("min") + ", " + r.key_path("max") + "]");
@@ -209,7 +210,8 @@ json RunConfig::to_json() const {
           {"initial", sparsity.controller.initial},
           {"rate", sparsity.controller.rate},
           {"min", sparsity.controller.min},
-          {"max", sparsity.controller.max}}}}},
+          {"max", sparsity.controller.max},
+          {"floor", sparsity.controller.floor}}}}},
       {"training",
        {{"epochs", training.epochs},
         {"extra_epochs", training.extra_epochs},

@@ -27,11 +27,15 @@ struct ScheduleConfig {
 };
 
 struct ControllerConfig {
-  std::string mode = "adaptive";  // adaptive: λ/τ track k(e); fixed: the coefficient stays `initial`
-  double initial = 1e-3;          // initial λ (l1) or τ (l1_prox)
-  double rate = 0.05;             // η in λ ← λ·exp(η·(L0 − k)/k), applied every step
+  // tracking: λ/τ track k(e), never below `floor` times their scale on the active units (no windup);
+  // adaptive: the same update without that floor (the original controller, for older runs);
+  // fixed: the coefficient stays `initial`.
+  std::string mode = "tracking";
+  double initial = 1e-3;  // initial λ (l1) or τ (l1_prox)
+  double rate = 0.05;     // η in λ ← λ·exp(η·(L0 − k)/k), applied every step
   double min = 1e-7;
   double max = 1000.0;
+  double floor = 0.05;  // tracking: ρ of SparsityControl::floor_ratio
 };
 
 struct SparsityConfig {

@@ -32,6 +32,7 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t gamma_off = plan.reserve(scalar, DType::f32);
   std::size_t k_off = plan.reserve(scalar, DType::i32);
   std::size_t coef_off = plan.reserve(scalar, DType::f32);
+  std::size_t floor_off = plan.reserve(scalar, DType::f32);
   std::size_t active_off = plan.reserve(scalar, DType::i32);
   std::size_t fire_off = plan.reserve(per_unit, DType::i32);
   std::size_t since_off = plan.reserve(per_unit, DType::i32);
@@ -45,6 +46,7 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   weight_gamma_ = scalars_.view(scalar, DType::f32, gamma_off);
   k_ = scalars_.view(scalar, DType::i32, k_off);
   coefficient_ = scalars_.view(scalar, DType::f32, coef_off);
+  controller_floor_ = scalars_.view(scalar, DType::f32, floor_off);
   batch_active_ = scalars_.view(scalar, DType::i32, active_off);
   fire_count_ = scalars_.view(per_unit, DType::i32, fire_off);
   since_fired_ = scalars_.view(per_unit, DType::i32, since_off);
@@ -169,8 +171,17 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
               step_, hyper);
   });
   if (has_controller_)
-    profiled(profile_, be, "sparsity controller",
-             [&] { sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_); });
+    profiled(profile_, be, "sparsity controller", [&] {
+      if (controller_.floor_ratio <= 0.0f) {
+        sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);
+        return;
+      }
+      // λ/B competes with the data gradient of each active code; τ shifts the active codes.
+      const bool l1 = config_.sae == SaeKind::l1;
+      controller_floor(be, codes_->data, l1 ? codes_->grad : codes_->data, l1 ? static_cast<float>(batch_) : 1.0f,
+                       controller_.floor_ratio, controller_floor_);
+      sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_, controller_floor_);
+    });
 }
 
 void VaeSaeModel::evaluate_batch(Backend& be) {

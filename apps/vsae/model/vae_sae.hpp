@@ -110,7 +110,7 @@ class VaeSaeModel {
   OpProfile* profile_ = nullptr;
   Storage scalars_;  // device scalars and counters
   Tensor step_, weight_one_, weight_beta_, weight_gamma_;
-  Tensor k_, coefficient_, batch_active_, fire_count_;
+  Tensor k_, coefficient_, controller_floor_, batch_active_, fire_count_;
   Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
   Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr, *l1_loss_ = nullptr;

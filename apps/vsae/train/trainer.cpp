@@ -69,9 +69,10 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
   const config::ControllerConfig& c = config.sparsity.controller;
   if (config.sparsity.method != SaeKind::topk) {
     model_.set_coefficient(be, static_cast<float>(c.initial));
-    if (c.mode == "adaptive")
+    if (c.mode != "fixed")
       model_.enable_controller(SparsityControl{static_cast<float>(c.rate), static_cast<float>(c.min),
-                                               static_cast<float>(c.max)});
+                                               static_cast<float>(c.max),
+                                               c.mode == "tracking" ? static_cast<float>(c.floor) : 0.0f});
   }
   buffers_ = be.allocate(Storage::kAlignment);
   cursor_ = buffers_.view(Shape{1}, DType::i32);
