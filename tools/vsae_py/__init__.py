@@ -16,6 +16,8 @@ _EXPORTS = {
     "load_json": "files", "load_metrics": "files", "read_safetensors": "files", "load_images": "files",
     "Run": "runs", "load_run": "runs", "load_sweep": "runs", "flatten": "runs",
     "VaeSae": "model", "load_model": "model",
+    "evaluate_representation": "disentanglement", "evaluate_run": "disentanglement",
+    "saved_representations": "disentanglement",
 }
 __all__ = sorted(_EXPORTS)
 
