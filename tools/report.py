@@ -220,6 +220,76 @@ def death_table(cells, k_mark=100):
     return lines
 
 
+# Columns of the disentanglement table: (key in vsae_py.disentanglement's scores, heading).
+DISENTANGLEMENT_COLUMNS = (("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"),
+                           ("dci_completeness_live", "DCI C (live)"), ("dci_informativeness_test", "DCI I"),
+                           ("sap", "SAP"), ("modularity", "modularity"), ("modularity_live", "modularity (live)"),
+                           ("explicitness_test", "explicitness"), ("factor_vae", "FactorVAE"))
+SAVED_FILES = ("latents.npy", "sae_codes.npy", "factors.npy")
+
+
+def disentanglement_scores(run_dir, cache, dci_train):
+    """evaluate_run's scores for one member, from `cache` when its saved files and settings are the
+    ones cached (the suite takes minutes on wide SAE codes)."""
+    from vsae_py.disentanglement import evaluate_run
+
+    stats = [(name, os.stat(os.path.join(run_dir, name))) for name in SAVED_FILES
+             if os.path.exists(os.path.join(run_dir, name))]
+    key = {"files": [[name, st.st_size, st.st_mtime_ns] for name, st in stats], "dci_train": dci_train}
+    entry = cache.get(os.path.abspath(run_dir))
+    if entry is not None and entry["key"] == key:
+        return entry["scores"]
+    print(f"report.py: disentanglement metrics of {run_dir} ...", file=sys.stderr, flush=True)
+    scores = evaluate_run(run_dir, **({"dci_num_train": dci_train} if dci_train else {}))
+    cache[os.path.abspath(run_dir)] = {"key": key, "scores": scores}
+    return scores
+
+
+def disentanglement_table(cells, out_dir, dci_train=None):
+    """DCI, SAP, modularity/explicitness and FactorVAE (tools/vsae_py/disentanglement.py) beside MIG,
+    on the latents and SAE codes that members saved at the end of training (output.save_latents).
+    The scores are cached in OUT/disentanglement_cache.json."""
+    import json
+
+    members = [(c, d) for c in cells for d in c.dirs
+               if os.path.exists(os.path.join(d, "factors.npy"))
+               and any(os.path.exists(os.path.join(d, f)) for f in ("latents.npy", "sae_codes.npy"))]
+    head = ["## Disentanglement metrics", ""]
+    if not members:
+        return head + ["No member saved its latents (output.save_latents), so there are no disentanglement metrics "
+                       "beside MIG."]
+    cache_path = os.path.join(out_dir, "disentanglement_cache.json")
+    cache = load_json(cache_path) if os.path.exists(cache_path) else {}
+    scores = {}
+    for c, d in members:
+        scores[d] = disentanglement_scores(d, cache, dci_train)
+        with open(cache_path, "w") as f:
+            json.dump(cache, f)
+    lines = head + [
+        "disentanglement_lib's definitions and defaults (DCI with gradient-boosted trees, SAP with a linear SVM per "
+        "dimension, modularity from 20-bin mutual information, explicitness as one-vs-rest ROC-AUC, the FactorVAE "
+        "majority vote), on the evaluation set saved at the end of training; MIG is results.json's `final` MIG of "
+        "the same code (SAE-MIG for the SAE codes). Dead units: modularity counts each as 0 and DCI completeness "
+        "(an entropy in base = number of codes) rises with them; the (live) columns leave them out. "
+        + ("DCI's trees were fitted on all training rows." if not dci_train
+           else f"DCI's trees were fitted on at most {dci_train} training rows."), "",
+        "| cell | code | seeds | MIG | " + " | ".join(h for _, h in DISENTANGLEMENT_COLUMNS) + " |",
+        "| --- | --- | --- | --- |" + " --- |" * len(DISENTANGLEMENT_COLUMNS)]
+    for c in cells:
+        dirs = [d for cc, d in members if cc is c]
+        for code, mig_key in (("latents", "mig"), ("sae_codes", "sae_mig")):
+            have = [(d, r) for d, r in zip(c.dirs, c.results) if d in dirs and code in scores[d]]
+            if not have:
+                continue
+            migs = mean_std([r.get("final", {}).get(mig_key, {}).get("mig") for _, r in have])
+            row = [fmt(migs, 1, 3).split(" (")[0]]
+            row += [fmt(mean_std([scores[d][code].get(key) for d, _ in have]), 1, 3).split(" (")[0]
+                    for key, _ in DISENTANGLEMENT_COLUMNS]
+            label = "latents (mu)" if code == "latents" else "SAE codes"
+            lines.append(f"| {c.label} | {label} | {len(have)} | " + " | ".join(row) + " |")
+    return lines
+
+
 def plot_sparsity(cells, out_dir):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for c in cells:
@@ -396,6 +466,11 @@ def main():
     parser.add_argument("--out", help="where report.md and the PNGs go (default: SWEEP_DIR)")
     parser.add_argument("--feature-scale", type=float, default=5.0,
                         help="activation given to one SAE unit for its feature image (default 5)")
+    parser.add_argument("--dci-train", type=int, default=None, metavar="N",
+                        help="fit DCI's boosted trees on at most N training rows (default: all, as disentanglement_lib; "
+                             "the trees take minutes on 500-wide SAE codes)")
+    parser.add_argument("--no-disentanglement", action="store_true",
+                        help="leave out the disentanglement metrics (DCI, SAP, modularity, FactorVAE)")
     args = parser.parse_args()
     out_dir = args.out or args.sweep_dir
     os.makedirs(out_dir, exist_ok=True)
@@ -417,13 +492,15 @@ def main():
         notes.append("Feature images skipped: PyTorch is not installed (Debian: python3-torch).")
 
     missing = summary.get("missing", [])
-    lines = [f"# Sweep report: {os.path.abspath(args.sweep_dir)}", "",
+    lines = [f"# Sweep report: {os.path.relpath(args.sweep_dir)}", "",
              f"{summary['finished']} of {summary['members']} members finished"
              + (f" (missing: {', '.join(missing)})" if missing else "") + ". "
              "Figures are mean ± sample std over seeds (n = seeds per cell); the paper's numbers are from its "
              "abstract (arXiv 2603.18056).", ""]
     lines += main_table(cells) + [""] + extended_table(cells) + [""] + threshold_table(cells) + [""]
     lines += sparsity_table(cells) + [""] + death_table(cells) + [""]
+    lines += (["## Disentanglement metrics", "", "Left out (--no-disentanglement)."] if args.no_disentanglement
+              else disentanglement_table(cells, out_dir, args.dci_train)) + [""]
     lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]
     lines += [""] + notes
     with open(os.path.join(out_dir, "report.md"), "w") as f:
