@@ -24,6 +24,7 @@ enum class RngStream : std::uint32_t {
   init = 3,
   eval_subset = 4,
   dataset_subset = 5,
+  sae_init_sample = 6,  // the training images whose h initialise the SAE decoder bias
   test = 100,
 };
 

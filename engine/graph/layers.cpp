@@ -49,11 +49,19 @@ Value* linear_layer(Graph& g, const std::string& name, Value* x, int out_feature
   VSAE_CHECK(x->shape.ndim() == 2, "linear layer " << name << " needs a 2-D input, got " << x->shape);
   const std::int64_t in_features = x->shape[1];
   Parameter* w = g.parameter(name + ".weight", Shape{out_features, in_features}, ParamInit{in_features});
-  Value* pre = g.value(name + ".pre", Shape{x->shape[0], out_features}, true, GradUse::written);
+  Parameter* b = g.parameter(name + ".bias", Shape{out_features}, ParamInit{in_features});
+  return linear_layer(g, name, x, w, b, act);
+}
+
+Value* linear_layer(Graph& g, const std::string& name, Value* x, Parameter* w, Parameter* b, Activation act) {
+  VSAE_CHECK(x->shape.ndim() == 2 && w->shape.ndim() == 2 && w->shape[1] == x->shape[1] &&
+                 b->shape == (Shape{w->shape[0]}),
+             "linear layer " << name << ": input " << x->shape << ", weight " << w->shape << ", bias " << b->shape);
+  Value* pre = g.value(name + ".pre", Shape{x->shape[0], w->shape[0]}, true, GradUse::written);
   g.add<LinearNode>(x, w, pre);
-  const FusedBiasAct out = bias_act_output(g, name, pre, in_features, act);
-  g.add<BiasActNode>(pre, out.b, out.y, act);
-  return out.y;
+  Value* y = g.value(name, pre->shape);
+  g.add<BiasActNode>(pre, b, y, act);
+  return y;
 }
 
 }  // namespace vsae

@@ -17,5 +17,7 @@ Value* conv_transpose2d_layer(Graph& g, const std::string& name, Value* x, int o
                               ConvParams p, Activation act);
 // name.weight (OUT, IN), name.bias (OUT); returns act(x Wᵀ + b).
 Value* linear_layer(Graph& g, const std::string& name, Value* x, int out_features, Activation act);
+// The same layer over parameters made beforehand: w (OUT, IN), b (OUT).
+Value* linear_layer(Graph& g, const std::string& name, Value* x, Parameter* w, Parameter* b, Activation act);
 
 }  // namespace vsae

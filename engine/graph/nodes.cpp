@@ -1,6 +1,7 @@
 // Forward/backward of each node type: shape checks, then the device-agnostic ops.
 #include "engine/graph/nodes.hpp"
 
+#include "engine/ops/centering.hpp"
 #include "engine/ops/linear.hpp"
 #include "engine/ops/losses.hpp"
 #include "engine/ops/reparam.hpp"
@@ -103,6 +104,14 @@ void LinearNode::forward_impl(Backend& be) { linear_forward(be, x_->data, w_->va
 void LinearNode::backward(Backend& be) {
   linear_backward(be, x_->data, w_->value, y_->grad, grad_or_none(x_), w_->grad);
 }
+
+void CenteringNode::check_shapes() const {
+  expect_same(x_, y_, kind());
+  expect_shape(b_->value, Shape{x_->shape[1]}, kind(), b_->name);
+}
+void CenteringNode::prepare(Backend& be) { centering_prepare(be, x_->shape); }
+void CenteringNode::forward_impl(Backend& be) { centering_forward(be, x_->data, b_->value, y_->data); }
+void CenteringNode::backward(Backend& be) { centering_backward(be, y_->grad, grad_or_none(x_), b_->grad); }
 
 void BiasActNode::check_shapes() const {
   expect_same(x_, y_, kind());

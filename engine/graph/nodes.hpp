@@ -79,6 +79,25 @@ class LinearNode : public Node {
   Value* y_;
 };
 
+// y = x − b per row: the SAE's pre-encoder bias, with b the decoder's own bias (b_dec), so the
+// encoder sees h − b_dec. Backward adds dy to x's gradient and subtracts its row sums from b's.
+class CenteringNode : public Node {
+ public:
+  CenteringNode(Value* x, Parameter* b, Value* y) : x_(x), b_(b), y_(y) {}
+  const char* kind() const override { return "centering"; }
+  void prepare(Backend& be) override;
+  void backward(Backend& be) override;
+
+ protected:
+  void check_shapes() const override;
+  void forward_impl(Backend& be) override;
+
+ private:
+  Value* x_;
+  Parameter* b_;
+  Value* y_;
+};
+
 class BiasActNode : public Node {
  public:
   // backward_only: the producer of x applies the forward (see FusedBiasAct).

@@ -38,6 +38,14 @@ void read_model(JsonReader r, ModelConfig& m) {
   m.hidden = static_cast<int>(r.integer("hidden", m.hidden, 1, 65536));
   m.sae_width = static_cast<int>(r.integer("sae_width", m.sae_width, 1, 65536));
   m.latent = static_cast<int>(r.integer("latent", m.latent, 1, 1024));
+  JsonReader sae = r.section("sae");
+  m.pre_encoder_bias = sae.boolean("pre_encoder_bias", m.pre_encoder_bias);
+  m.decoder_bias_init =
+      sae.string("decoder_bias_init", m.decoder_bias_init, {"default", "zeros", "mean", "geometric_median"});
+  m.init_samples = sae.integer("init_samples", m.init_samples, 1, 1 << 24);
+  m.tied_init = sae.boolean("tied_init", m.tied_init);
+  m.unit_norm_decoder = sae.boolean("unit_norm_decoder", m.unit_norm_decoder);
+  sae.reject_unknown_keys();
   r.reject_unknown_keys();
 }
 
@@ -195,7 +203,13 @@ json RunConfig::to_json() const {
        {{"conv_channels", model.conv_channels},
         {"hidden", model.hidden},
         {"sae_width", model.sae_width},
-        {"latent", model.latent}}},
+        {"latent", model.latent},
+        {"sae",
+         {{"pre_encoder_bias", model.pre_encoder_bias},
+          {"decoder_bias_init", model.decoder_bias_init},
+          {"init_samples", model.init_samples},
+          {"tied_init", model.tied_init},
+          {"unit_norm_decoder", model.unit_norm_decoder}}}}},
       {"sparsity",
        {{"method", to_string(sparsity.method)},
         {"schedule",

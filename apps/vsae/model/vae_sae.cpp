@@ -10,6 +10,7 @@
 #include "engine/graph/revival_nodes.hpp"
 #include "engine/ops/gather.hpp"
 #include "engine/ops/revival.hpp"
+#include "engine/ops/unit_norm.hpp"
 
 namespace vsae {
 
@@ -39,6 +40,8 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t auxk_k_off = plan.reserve(scalar, DType::i32);
   std::size_t auxk_w_off = plan.reserve(scalar, DType::f32);
   std::size_t resample_off = plan.reserve(Shape{2 * config.sae_width}, DType::i32);
+  const bool data_init = config.decoder_bias_init == "mean" || config.decoder_bias_init == "geometric_median";
+  std::size_t bias_init_off = plan.reserve(Shape{config.hidden}, DType::f32);
   scalars_ = be.allocate(plan.total_bytes());
   step_ = scalars_.view(scalar, DType::i32, step_off);
   weight_one_ = scalars_.view(scalar, DType::f32, one_off);
@@ -53,6 +56,10 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   auxk_k_ = scalars_.view(scalar, DType::i32, auxk_k_off);
   weight_auxk_ = scalars_.view(scalar, DType::f32, auxk_w_off);
   resample_scratch_ = scalars_.view(Shape{2 * config.sae_width}, DType::i32, resample_off);
+  if (data_init && config.sae != SaeKind::identity) {
+    decoder_bias_init_ = scalars_.view(Shape{config.hidden}, DType::f32, bias_init_off);
+    be.zero(decoder_bias_init_);
+  }
   be.zero(since_fired_);
   const std::int32_t auxk_k = std::max(config.auxk_k, 0);
   be.upload(auxk_k_, &auxk_k);
@@ -75,6 +82,29 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   build_losses(input_, h, h_hat);
 
   graph_.plan(be, seed_);
+  if (has_sae()) initialise_sae_weights(be);
+}
+
+// Unit-norm columns first, so that tied encoder rows are unit vectors too (as SAELens does).
+void VaeSaeModel::initialise_sae_weights(Backend& be) {
+  Parameter& w_dec = *decoder_weight_;
+  if (config_.unit_norm_decoder) decoder_normalize_columns(be, w_dec.value);
+  if (config_.decoder_bias_init == "zeros") be.zero(decoder_bias_->value);
+  if (!config_.tied_init) return;
+  Parameter& w_enc = graph_.find_parameter("sae.enc.weight");
+  const std::int64_t hidden = w_dec.shape[0], width = w_dec.shape[1];
+  std::vector<float> dec(static_cast<std::size_t>(hidden * width)), enc(dec.size());
+  be.download(dec.data(), w_dec.value);
+  for (std::int64_t r = 0; r < hidden; ++r)
+    for (std::int64_t j = 0; j < width; ++j) enc[static_cast<std::size_t>(j * hidden + r)] = dec[static_cast<std::size_t>(r * width + j)];
+  be.upload(w_enc.value, enc.data());
+}
+
+void VaeSaeModel::set_decoder_bias(Backend& be, const std::vector<float>& bias) {
+  VSAE_CHECK(has_sae() && static_cast<std::int64_t>(bias.size()) == decoder_bias_->value.numel(),
+             "set_decoder_bias: " << bias.size() << " values for the SAE decoder bias");
+  be.upload(decoder_bias_->value, bias.data());
+  if (decoder_bias_init_.defined()) be.upload(decoder_bias_init_, bias.data());
 }
 
 Value* VaeSaeModel::build_encoder(Value* x) {
@@ -88,11 +118,22 @@ Value* VaeSaeModel::build_encoder(Value* x) {
 
 Value* VaeSaeModel::build_sae(Value* h) {
   if (config_.sae == SaeKind::identity) return h;
+  sae_input_ = h;
   const std::int64_t width = config_.sae_width, hidden = h->shape[1];
   Parameter* w_enc = graph_.parameter("sae.enc.weight", Shape{width, hidden}, ParamInit{hidden});
   Parameter* b_enc = graph_.parameter("sae.enc.bias", Shape{width}, ParamInit{hidden});
+  Parameter* w_dec = graph_.parameter("sae.dec.weight", Shape{hidden, width}, ParamInit{width});
+  Parameter* b_dec = graph_.parameter("sae.dec.bias", Shape{hidden}, ParamInit{width});
+  decoder_weight_ = w_dec;
+  decoder_bias_ = b_dec;
+  Value* encoder_input = h;
+  if (config_.pre_encoder_bias) {
+    encoder_input = graph_.value("sae.centered_input", h->shape);
+    graph_.add<CenteringNode>(h, b_dec, encoder_input);
+  }
+  encoder_input_ = encoder_input;
   Value* z_pre = graph_.value("sae.enc.pre", Shape{batch_, width});
-  graph_.add<LinearNode>(h, w_enc, z_pre);
+  graph_.add<LinearNode>(encoder_input, w_enc, z_pre);
   codes_ = graph_.value("sae.codes", Shape{batch_, width});
   SparsifyMethod method = config_.sae == SaeKind::topk ? SparsifyMethod::topk
                           : config_.sae == SaeKind::l1 ? SparsifyMethod::l1
@@ -100,13 +141,12 @@ Value* VaeSaeModel::build_sae(Value* h) {
   if (method == SparsifyMethod::l1) l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
   sparsify_ = graph_.add<SparsifyNode>(method, z_pre, b_enc, codes_, method == SparsifyMethod::topk ? k_ : coefficient_,
                                        l1_loss_, ActivityCounters{fire_count_, batch_active_, 0.0f});
-  Value* h_hat = linear_layer(graph_, "sae.dec", codes_, static_cast<int>(hidden), Activation::none);
+  Value* h_hat = linear_layer(graph_, "sae.dec", codes_, w_dec, b_dec, Activation::none);
   if (config_.dead_steps > 0) build_revival(h, z_pre, b_enc, h_hat);
   return h_hat;
 }
 
 void VaeSaeModel::build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat) {
-  sae_input_ = h;
   residual_ = graph_.value("sae.residual", h->shape, false);
   graph_.add<ResidualNode>(h, h_hat, residual_);
   if (config_.auxk_k <= 0) return;
@@ -166,10 +206,16 @@ void VaeSaeModel::forward_backward(Backend& be) {
 
 void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
   forward_backward(be);
+  Parameter* w_dec = config_.unit_norm_decoder ? decoder_weight_ : nullptr;
+  // Unit-norm decoder: the step may only turn a column, so the gradient along it goes first, and
+  // the column is put back on the sphere after the step.
+  if (w_dec)
+    profiled(profile_, be, "unit-norm decoder", [&] { decoder_grad_remove_parallel(be, w_dec->value, w_dec->grad); });
   profiled(profile_, be, "adam", [&] {
     adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
               step_, hyper);
   });
+  if (w_dec) profiled(profile_, be, "unit-norm decoder", [&] { decoder_normalize_columns(be, w_dec->value); });
   if (has_controller_)
     profiled(profile_, be, "sparsity controller", [&] {
       if (controller_.floor_ratio <= 0.0f) {

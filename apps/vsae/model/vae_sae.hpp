@@ -25,6 +25,14 @@ struct ModelConfig {
   int sae_width = 500;
   int latent = 10;
   SaeKind sae = SaeKind::identity;
+  // SAE controls (DESIGN §10), all off by default: the paper's plain SAE.
+  bool pre_encoder_bias = false;   // z = W_enc (h − b_dec) + b_enc
+  bool tied_init = false;          // W_enc = W_decᵀ at step 0
+  bool unit_norm_decoder = false;  // unit decoder columns: parallel gradient removed, renormalised each step
+  // b_dec at step 0: "default" (PyTorch's uniform, like every bias), "zeros", "mean" or
+  // "geometric_median" of h over init_samples training images (the trainer computes it).
+  std::string decoder_bias_init = "default";
+  std::int64_t init_samples = 4096;
   // Dead-neuron revival (issue 6). dead_steps > 0 keeps, per SAE unit, the training steps since it
   // last fired; a unit is dead once that count reaches dead_steps. auxk_k > 0 (needs dead_steps)
   // adds the AuxK loss auxk_alpha·mean_n ||e − W_dec a_aux||² over the auxk_k largest dead units.
@@ -50,6 +58,9 @@ class VaeSaeModel {
   void forward_backward(Backend& be);
   // Forward only, with the training firing counters left alone (evaluation).
   void evaluate_batch(Backend& be);
+  // Sets b_dec to the trainer's mean or geometric-median initialisation (decoder_bias_init), and
+  // keeps a copy that checkpoints record as state.sae_decoder_bias_init; before the first step.
+  void set_decoder_bias(Backend& be, const std::vector<float>& bias);
   // The loss terms of the last forward (synchronises with the device).
   LossValues read_losses(Backend& be) const;
   // Loss weights β (KL) and γ (SAE reconstruction), kept on the device.
@@ -64,6 +75,9 @@ class VaeSaeModel {
   std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
   bool has_sae() const { return codes_ != nullptr; }
   Value& codes() { return *codes_; }  // SAE activations a (B, W)
+  Value& sae_input() { return *sae_input_; }  // h (B, hidden), what the SAE reconstructs
+  // What the SAE's encoder reads (B, hidden): h − b_dec with the pre-encoder bias, else h.
+  Value& encoder_input() { return *encoder_input_; }
 
   // ---- dead-neuron revival (config_.dead_steps > 0) ------------------------------------------
   bool tracks_dead() const { return residual_ != nullptr; }
@@ -79,6 +93,7 @@ class VaeSaeModel {
     std::vector<std::pair<std::string, Tensor>> state{
         {"step", step_}, {"k", k_}, {"coefficient", coefficient_}, {"fire_count", fire_count_}};
     if (tracks_dead()) state.emplace_back("steps_since_fired", since_fired_);
+    if (decoder_bias_init_.defined()) state.emplace_back("sae_decoder_bias_init", decoder_bias_init_);
     return state;
   }
 
@@ -102,6 +117,7 @@ class VaeSaeModel {
   Value* build_decoder(Value* z);
   void build_losses(Value* x, Value* h, Value* h_hat);
   void build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat);
+  void initialise_sae_weights(Backend& be);  // unit-norm decoder, zero b_dec, tied encoder
 
   ModelConfig config_;
   int batch_;
@@ -112,10 +128,12 @@ class VaeSaeModel {
   Tensor step_, weight_one_, weight_beta_, weight_gamma_;
   Tensor k_, coefficient_, controller_floor_, batch_active_, fire_count_;
   Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
+  Tensor decoder_bias_init_;  // (hidden), with a data-dependent decoder_bias_init only
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
   Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr, *l1_loss_ = nullptr;
-  Value *sae_input_ = nullptr, *residual_ = nullptr, *aux_loss_ = nullptr;
+  Value *sae_input_ = nullptr, *encoder_input_ = nullptr, *residual_ = nullptr, *aux_loss_ = nullptr;
   SparsifyNode* sparsify_ = nullptr;
+  Parameter *decoder_weight_ = nullptr, *decoder_bias_ = nullptr;  // W_dec (hidden, W), b_dec (hidden)
   SparsityControl controller_;
   bool has_controller_ = false;
   float beta_ = 1.0f, gamma_ = 1.0f;

@@ -54,6 +54,9 @@ EvalResult Evaluator::run(Backend& be) {
   EvalResult r;
   r.samples = n_;
   double recon = 0, kl = 0, sae = 0, l1 = 0, total = 0;
+  const std::int64_t hidden = model_.has_sae() ? model_.encoder_input().shape[1] : 1;
+  metrics::CenteringAccumulator centering(hidden);
+  std::vector<float> h_rows;
   for (std::int64_t begin = 0; begin < n_; begin += batch) {
     const std::int64_t rows = std::min(batch, n_ - begin);
     gather_batch(be, set_.images, order_, cursor_, model_.input().data, set_.pixel_scale);
@@ -64,6 +67,9 @@ EvalResult Evaluator::run(Backend& be) {
       Tensor codes = rows_of(model_.codes().data, 0, rows);
       be.copy(rows_of(codes_all_, begin, rows), codes);
       firing_stats(be, codes, eps, counts_, max_act_);
+      h_rows.resize(static_cast<std::size_t>(rows * hidden));
+      be.download(h_rows.data(), rows_of(model_.encoder_input().data, 0, rows));
+      centering.add(h_rows.data(), rows);
     }
     // The loss terms are batch means; the last, partial batch wraps around the set, so weight
     // each batch by its real rows.
@@ -100,6 +106,7 @@ EvalResult Evaluator::run(Backend& be) {
                                                     std::int64_t{0})) / n;
     r.dead = metrics::dead_neuron_grid(r.fire_counts, n_, config_.dead_thresholds, config_.activation_eps);
     r.sae_mig = compute_mig(be, codes_all_, set_.classes, set_.num_classes, static_cast<int>(config_.mig_bins));
+    r.sae_input = centering.stats();
   }
   return r;
 }

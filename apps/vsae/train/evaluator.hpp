@@ -1,6 +1,7 @@
 // The evaluation pass after each epoch (DESIGN §6): the fixed evaluation set runs through the
 // model without touching the training counters, giving per-unit firing counts over the ε grid,
-// per-unit maximum activation, mean L0, losses, and MIG of mu and of the SAE codes.
+// per-unit maximum activation, mean L0, losses, MIG of mu and of the SAE codes, and γ of the SAE
+// input.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "apps/vsae/config/run_config.hpp"
 #include "apps/vsae/metrics/dead_neurons.hpp"
+#include "apps/vsae/metrics/input_centering.hpp"
 #include "apps/vsae/model/vae_sae.hpp"
 #include "engine/ops/mig.hpp"
 
@@ -30,6 +32,7 @@ struct EvalResult {
   metrics::DeadNeuronGrid dead;
   MigResult mig;      // of mu
   MigResult sae_mig;  // of the SAE codes
+  metrics::CenteringStats sae_input;  // γ of what the SAE's encoder reads (h, or h − b_dec)
 };
 
 class Evaluator {

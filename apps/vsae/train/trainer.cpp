@@ -10,6 +10,8 @@
 #include "apps/vsae/run/stop_signal.hpp"
 #include "apps/vsae/train/schedule.hpp"
 #include "apps/vsae/data/npy.hpp"
+#include "apps/vsae/data/sampling.hpp"
+#include "apps/vsae/model/decoder_bias_init.hpp"
 #include "engine/core/versions.hpp"
 #include "engine/io/safetensors.hpp"
 #include "engine/ops/gather.hpp"
@@ -82,6 +84,8 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
 
 json Trainer::run(const TrainOptions& options) {
   namespace fs = std::filesystem;
+  // A resumed run has its b_dec (and this initial value) in the checkpoint.
+  if (!options.resume) initialise_decoder_bias();
   if (!options.dump_step_dir.empty()) {
     dump_step(options.dump_step_dir);
     return json::object();
@@ -214,6 +218,42 @@ void Trainer::train_epoch(std::int64_t epoch, std::int64_t first_step) {
   last_train_loss_ = model_.read_losses(be_);
 }
 
+// decoder_bias_init "mean" or "geometric_median": b_dec from the SAE inputs h of init_samples
+// training images (a subset drawn with the run's seed), computed on the host in double before the
+// first step. The images go through the evaluation forward pass, a batch at a time.
+void Trainer::initialise_decoder_bias() {
+  const ModelConfig& m = config_.model;
+  if (!model_.has_sae() || (m.decoder_bias_init != "mean" && m.decoder_bias_init != "geometric_median")) return;
+  const std::vector<std::int64_t> sample =
+      data::random_subset(train_.size(), m.init_samples, config_.seed, RngStream::sae_init_sample);
+  const std::int64_t n = static_cast<std::int64_t>(sample.size()), batch = model_.batch();
+  const std::int64_t hidden = model_.sae_input().shape[1];
+  // The last batch wraps to the first images; only its real rows are kept.
+  const std::int64_t padded = (n + batch - 1) / batch * batch;
+  std::vector<std::int32_t> order(static_cast<std::size_t>(padded));
+  for (std::int64_t i = 0; i < padded; ++i) order[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(sample[static_cast<std::size_t>(i % n)]);
+  Storage buffers = be_.allocate(static_cast<std::size_t>(padded + 1) * sizeof(std::int32_t));
+  Tensor order_t = buffers.view(Shape{padded}, DType::i32), cursor = buffers.view(Shape{1}, DType::i32, static_cast<std::size_t>(padded) * sizeof(std::int32_t));
+  be_.upload(order_t, order.data());
+  be_.zero(cursor);
+  std::vector<float> h(static_cast<std::size_t>(n * hidden));
+  for (std::int64_t begin = 0; begin < n; begin += batch) {
+    gather_batch(be_, train_.images(), order_t, cursor, model_.input().data, train_.pixel_scale());
+    advance_counter(be_, cursor, static_cast<int>(batch));
+    model_.evaluate_batch(be_);
+    const std::int64_t rows = std::min(batch, n - begin);
+    const Tensor& all = model_.sae_input().data;
+    be_.download(h.data() + begin * hidden, Tensor(all.data, Shape{rows, hidden}, all.dtype, all.device));
+  }
+  const std::vector<float> bias =
+      m.decoder_bias_init == "mean" ? column_mean(h, hidden) : geometric_median(h, hidden);
+  model_.set_decoder_bias(be_, bias);
+  double norm = 0.0;
+  for (float v : bias) norm += double(v) * v;
+  std::fprintf(stderr, "vsae_gpu: SAE decoder bias set to the %s of h over %lld training images (norm %.4g)\n",
+               m.decoder_bias_init == "mean" ? "mean" : "geometric median", static_cast<long long>(n), std::sqrt(norm));
+}
+
 // The per-epoch progress line, from the epoch's metrics: what a user watches to see learning.
 std::string Trainer::epoch_summary(const json& line) const {
   const json& l = line["eval_loss"];
@@ -250,6 +290,7 @@ json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double s
     line["mean_l0"] = eval.mean_l0;
     line["dead"] = eval.dead.to_json();
     line["sae_mig"] = mig_json(eval.sae_mig);
+    line["sae_input"] = eval.sae_input.to_json();
   }
   return line;
 }

@@ -36,6 +36,7 @@ class Trainer {
  private:
   // Trains the epoch's steps from `first_step` on (non-zero after a stop mid-epoch); on a stop
   // request it checkpoints the position after the current step and throws Stopped.
+  void initialise_decoder_bias();  // model.sae.decoder_bias_init mean / geometric_median
   void train_epoch(std::int64_t epoch, std::int64_t first_step);
   nlohmann::json epoch_metrics(std::int64_t epoch, const EvalResult& eval, double seconds, double train_seconds);
   std::string epoch_summary(const nlohmann::json& line) const;
