@@ -5,9 +5,11 @@
 #include <cmath>
 #include <numeric>
 
+#include "engine/graph/l1_nodes.hpp"
 #include "engine/graph/layers.hpp"
 #include "engine/graph/nodes.hpp"
 #include "engine/graph/revival_nodes.hpp"
+#include "engine/graph/topk_node.hpp"
 #include "engine/ops/gather.hpp"
 #include "engine/ops/revival.hpp"
 #include "engine/ops/unit_norm.hpp"
@@ -135,15 +137,24 @@ Value* VaeSaeModel::build_sae(Value* h) {
   Value* z_pre = graph_.value("sae.enc.pre", Shape{batch_, width});
   graph_.add<LinearNode>(encoder_input, w_enc, z_pre);
   codes_ = graph_.value("sae.codes", Shape{batch_, width});
-  SparsifyMethod method = config_.sae == SaeKind::topk ? SparsifyMethod::topk
-                          : config_.sae == SaeKind::l1 ? SparsifyMethod::l1
-                                                       : SparsifyMethod::l1_prox;
-  if (method == SparsifyMethod::l1) l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
-  sparsify_ = graph_.add<SparsifyNode>(method, z_pre, b_enc, codes_, method == SparsifyMethod::topk ? k_ : coefficient_,
-                                       l1_loss_, ActivityCounters{fire_count_, batch_active_, 0.0f});
+  sparsify_ = add_sparsifier(z_pre, b_enc);
   Value* h_hat = linear_layer(graph_, "sae.dec", codes_, w_dec, b_dec, Activation::none);
   if (config_.dead_steps > 0) build_revival(h, z_pre, b_enc, h_hat);
   return h_hat;
+}
+
+// The node of the configured method; its losses and device state are made here too.
+SparsifierNode* VaeSaeModel::add_sparsifier(Value* z_pre, Parameter* b_enc) {
+  const ActivityCounters counters{fire_count_, batch_active_, 0.0f};
+  switch (config_.sae) {
+    case SaeKind::topk: return graph_.add<TopkNode>(z_pre, b_enc, codes_, k_, counters);
+    case SaeKind::l1:
+      l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
+      return graph_.add<L1Node>(z_pre, b_enc, codes_, coefficient_, l1_loss_, counters);
+    case SaeKind::l1_prox: return graph_.add<L1ProxNode>(z_pre, b_enc, codes_, coefficient_, counters);
+    case SaeKind::identity: break;
+  }
+  throw Error("add_sparsifier: the model has no SAE");
 }
 
 void VaeSaeModel::build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat) {
@@ -231,9 +242,9 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
 }
 
 void VaeSaeModel::evaluate_batch(Backend& be) {
-  if (sparsify_) sparsify_->set_counting(false);
+  if (sparsify_) sparsify_->set_training(false);
   graph_.forward(be);
-  if (sparsify_) sparsify_->set_counting(true);
+  if (sparsify_) sparsify_->set_training(true);
 }
 
 void VaeSaeModel::set_k(Backend& be, std::int64_t k) {

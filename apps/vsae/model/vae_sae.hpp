@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/graph/graph.hpp"
-#include "engine/graph/sparsify_nodes.hpp"
+#include "engine/graph/sparsifier_node.hpp"
 #include "engine/ops/adam.hpp"
 #include "engine/ops/l1.hpp"
 
@@ -114,6 +114,7 @@ class VaeSaeModel {
  private:
   Value* build_encoder(Value* x);
   Value* build_sae(Value* h);
+  SparsifierNode* add_sparsifier(Value* z_pre, Parameter* b_enc);
   Value* build_decoder(Value* z);
   void build_losses(Value* x, Value* h, Value* h_hat);
   void build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat);
@@ -132,7 +133,7 @@ class VaeSaeModel {
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
   Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr, *l1_loss_ = nullptr;
   Value *sae_input_ = nullptr, *encoder_input_ = nullptr, *residual_ = nullptr, *aux_loss_ = nullptr;
-  SparsifyNode* sparsify_ = nullptr;
+  SparsifierNode* sparsify_ = nullptr;
   Parameter *decoder_weight_ = nullptr, *decoder_bias_ = nullptr;  // W_dec (hidden, W), b_dec (hidden)
   SparsityControl controller_;
   bool has_controller_ = false;

@@ -1,0 +1,29 @@
+// The L1 and L1-prox nodes over the fused L1 kernels and their sparse backward.
+#include "engine/graph/l1_nodes.hpp"
+
+#include "engine/ops/l1.hpp"
+
+namespace vsae {
+
+void L1Node::check_shapes() const {
+  SparsifierNode::check_shapes();
+  VSAE_CHECK(penalty_ != nullptr, kind() << ": the L1 node needs a penalty value");
+}
+
+void L1Node::prepare(Backend& be) { l1_prepare(be, z_pre_->shape[0], z_pre_->shape[1]); }
+
+void L1Node::forward_impl(Backend& be) {
+  l1_forward(be, z_pre_->data, bias_->value, lambda_, a_->data, penalty_->data, counters());
+}
+
+void L1Node::backward(Backend& be) { l1_backward(be, a_->data, a_->grad, lambda_, z_pre_->grad, bias_->grad); }
+
+void L1ProxNode::prepare(Backend& be) { l1_prepare(be, z_pre_->shape[0], z_pre_->shape[1]); }
+
+void L1ProxNode::forward_impl(Backend& be) {
+  l1_prox_forward(be, z_pre_->data, bias_->value, tau_, a_->data, counters());
+}
+
+void L1ProxNode::backward(Backend& be) { l1_prox_backward(be, a_->data, a_->grad, z_pre_->grad, bias_->grad); }
+
+}  // namespace vsae
