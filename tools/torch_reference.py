@@ -22,7 +22,8 @@ def check(path, rtol, atol):
     t, meta = read_safetensors(path)
     method = meta["method"]
     model = VaeSae(int(meta["channels"]), json.loads(meta["conv_channels"]), int(meta["hidden"]),
-                   int(meta["sae_width"]), int(meta["latent"]), method).double()
+                   int(meta["sae_width"]), int(meta["latent"]), method,
+                   pre_encoder_bias=meta.get("pre_encoder_bias") == "true").double()
     state = {name[len("params."):]: torch.from_numpy(v.astype(np.float64))
              for name, v in t.items() if name.startswith("params.")}
     model.load_state_dict(state, strict=True)

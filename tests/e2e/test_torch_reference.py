@@ -14,10 +14,18 @@ except ImportError:
 reference = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "torch_reference.py")
 work = e2e.tempdir()
 # "topk_auxk": Top-k plus the AuxK revival loss; the golden step marks every second unit dead.
-for method in ("topk", "l1", "l1_prox", "topk_auxk"):
-    cfg = e2e.tiny_config(os.path.join(work, method), **{"model": {"sae_width": 500}})
-    cfg["sparsity"] = {"method": method.replace("_auxk", ""), "schedule": {"start": 200, "end": 50, "epochs": 3},
-                       "controller": {"initial": 0.05}}
+# "topk_controls": Top-k with every SAE control (DESIGN §10): the pre-encoder bias at the geometric
+# median of h, tied initialisation and the unit-norm decoder; "l1_centred": L1 with the pre-encoder
+# bias at the mean. The controls that act on the optimizer step (the unit-norm projection and
+# renormalisation) are checked by their kernel tests; here the dumped parameters carry their effect.
+CONTROLS = {"pre_encoder_bias": True, "decoder_bias_init": "geometric_median", "init_samples": 64,
+            "tied_init": True, "unit_norm_decoder": True}
+CENTRED = {"pre_encoder_bias": True, "decoder_bias_init": "mean", "init_samples": 64}
+for method in ("topk", "l1", "l1_prox", "topk_auxk", "topk_controls", "l1_centred"):
+    sae = CONTROLS if method == "topk_controls" else CENTRED if method == "l1_centred" else {}
+    cfg = e2e.tiny_config(os.path.join(work, method), **{"model": {"sae_width": 500, "sae": sae}})
+    cfg["sparsity"] = {"method": method.split("_")[0] if "_prox" not in method else "l1_prox",
+                       "schedule": {"start": 200, "end": 50, "epochs": 3}, "controller": {"initial": 0.05}}
     if method.endswith("_auxk"):
         cfg["revival"] = {"method": "auxk", "auxk_k": 64, "auxk_alpha": 0.5}
     path = e2e.write_config(work, cfg, method + ".json")
@@ -28,4 +36,5 @@ for method in ("topk", "l1", "l1_prox", "topk_auxk"):
                        capture_output=True, text=True)
     print(f"--- {method}\n{c.stdout}")
     e2e.check(c.returncode == 0, f"{method}: PyTorch disagrees:\n{c.stdout}{c.stderr}")
-print("PASSED: PyTorch agrees on every loss term and gradient for topk, l1, l1_prox and topk + AuxK")
+print("PASSED: PyTorch agrees on every loss term and gradient for topk, l1, l1_prox, topk + AuxK, "
+      "topk with every SAE control and l1 with the centred input")

@@ -21,12 +21,14 @@ class VaeSae(nn.Module):
     """The model with PyTorch-standard modules; parameter names match vsae_gpu checkpoints.
 
     `k` and `coefficient` are the sparsifier's settings that `encode` uses by default; load_model
-    sets them from the checkpoint (Top-k's k, the L1-prox threshold τ)."""
+    sets them from the checkpoint (Top-k's k, the L1-prox threshold τ). With `pre_encoder_bias`
+    the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10)."""
 
     def __init__(self, channels, conv_channels=(32, 32, 64, 64), hidden=256, sae_width=500, latent=10,
-                 method="topk"):
+                 method="topk", pre_encoder_bias=False):
         super().__init__()
         self.method = method
+        self.pre_encoder_bias = pre_encoder_bias
         self.k = sae_width
         self.coefficient = 0.0
         c = [channels] + list(conv_channels)
@@ -74,7 +76,7 @@ class VaeSae(nn.Module):
         (method "identity") ĥ is h and the first two are None."""
         if self.method == "identity":
             return None, None, h
-        z_sae = self.sae.enc(h)
+        z_sae = self.sae.enc(h - self.sae.dec.bias if self.pre_encoder_bias else h)
         a = self.sparsify(z_sae, k, coef)
         return z_sae, a, self.sae.dec(a)
 
@@ -138,7 +140,7 @@ def load_model(run_dir):
     tensors, _ = read_safetensors(os.path.join(run_dir, "checkpoint.safetensors"))
     m = cfg["model"]
     model = VaeSae(CHANNELS[cfg["dataset"]["name"]], m["conv_channels"], m["hidden"], m["sae_width"], m["latent"],
-                   cfg["sparsity"]["method"])
+                   cfg["sparsity"]["method"], pre_encoder_bias=m.get("sae", {}).get("pre_encoder_bias", False))
     params = {name: t for name, t in tensors.items() if not name.startswith(STATE_PREFIXES)}
     expected = model.state_dict()
     for name, t in params.items():

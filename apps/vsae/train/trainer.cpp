@@ -425,7 +425,8 @@ void Trainer::dump_step(const std::string& dir) {
                 {"beta", json(config_.training.beta).dump()},
                 {"gamma", json(config_.training.gamma).dump()},
                 {"auxk_k", std::to_string(m.auxk_k)},
-                {"auxk_alpha", json(m.auxk_alpha).dump()}};
+                {"auxk_alpha", json(m.auxk_alpha).dump()},
+                {"pre_encoder_bias", m.pre_encoder_bias ? "true" : "false"}};
   write_safetensors(dir + "/step.safetensors", f);
   std::fprintf(stderr, "vsae_gpu: wrote the golden step to %s/step.safetensors\n", dir.c_str());
 }
