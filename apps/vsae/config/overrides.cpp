@@ -18,11 +18,7 @@ const char* const kSetHelp =
     "name='\"123\"'. --set device, output.dir or seed beside --device, --out or --seed is refused; so is, for a sweep "
     "(where --set edits the base config), a key the sweep sweeps or one under `sweep`";
 
-namespace {
-
-// The components of a key path; empty components (".a", "a..b", "a.") are an error naming `source`.
-std::vector<std::string> split_key(const std::string& key, const std::string& source) {
-  if (key.empty()) throw Error(source + ": the key is empty (expected --set KEY=VALUE)");
+std::vector<std::string> split_key_path(const std::string& key, const std::string& source) {
   std::vector<std::string> parts;
   std::size_t begin = 0;
   while (true) {
@@ -35,6 +31,8 @@ std::vector<std::string> split_key(const std::string& key, const std::string& so
   }
   return parts;
 }
+
+namespace {
 
 std::string join(const std::vector<std::string>& parts, std::size_t count) {
   std::string s;
@@ -63,7 +61,8 @@ Override parse_set(const std::string& arg) {
   Override o;
   o.source = source;
   o.key = arg.substr(0, eq);
-  o.parts = split_key(o.key, source);
+  if (o.key.empty()) throw Error(source + ": the key is empty (expected --set KEY=VALUE)");
+  o.parts = split_key_path(o.key, source);
   if (o.parts.front() == "sweep")
     throw Error(source + ": keys under sweep cannot be set from the command line (edit the config's sweep section)");
   const std::string text = arg.substr(eq + 1);
@@ -88,7 +87,7 @@ Override flag_override(const std::string& flag, const std::string& key, json val
   Override o;
   o.source = flag;
   o.key = key;
-  o.parts = split_key(key, flag);
+  o.parts = split_key_path(key, flag);
   o.value = std::move(value);
   return o;
 }

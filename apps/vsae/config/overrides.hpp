@@ -17,6 +17,10 @@ struct Override {
   nlohmann::json value;
 };
 
+// The components of a dotted key path; an empty component (".a", "a..b", "a.", "") is an error
+// naming `source`. Sweeps read their keys with it too.
+std::vector<std::string> split_key_path(const std::string& key, const std::string& source);
+
 // Parses the argument of one `--set`: KEY=VALUE, split at the first '='. VALUE is parsed as JSON;
 // a VALUE that is not valid JSON is taken as a JSON string (`method=l1` sets "l1"; `name=123` sets
 // the number 123, so a string that reads as JSON needs JSON quotes: name='"123"'). Throws

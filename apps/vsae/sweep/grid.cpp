@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "apps/vsae/config/overrides.hpp"
 #include "engine/core/check.hpp"
 
 namespace vsae::sweep {
@@ -13,32 +14,10 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> split_path(const std::string& key) {
-  std::vector<std::string> parts;
-  std::size_t begin = 0;
-  while (true) {
-    const std::size_t dot = key.find('.', begin);
-    parts.push_back(key.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin));
-    if (dot == std::string::npos) break;
-    begin = dot + 1;
-  }
-  for (const std::string& p : parts)
-    if (p.empty()) throw Error("sweep key \"" + key + "\" is not a key path (empty component)");
-  return parts;
-}
-
-void set_path(json& root, const std::string& key, const json& value) {
-  json* node = &root;
-  const std::vector<std::string> parts = split_path(key);
-  std::string walked;
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    walked += (i ? "." : "") + parts[i];
-    json& next = (*node)[parts[i]];
-    if (next.is_null()) next = json::object();
-    if (!next.is_object()) throw Error("sweep key \"" + key + "\": " + walked + " is not an object in the config");
-    node = &next;
-  }
-  (*node)[parts.back()] = value;
+// A swept key path, checked as --set checks its keys; errors name the sweep key.
+config::Override sweep_override(const std::string& key, const json& value) {
+  const std::string source = "sweep key \"" + key + "\"";
+  return config::Override{source, key, config::split_key_path(key, source), value};
 }
 
 // The sweep owns where members run and what they are called.
@@ -52,7 +31,7 @@ std::vector<Axis> read_axes(const json& sweep) {
     throw Error("sweep must be a non-empty object mapping key paths to lists of values, e.g. {\"seed\": [0, 1, 2]}");
   std::vector<Axis> axes;
   for (const auto& [key, values] : sweep.items()) {
-    split_path(key);
+    sweep_override(key, json());  // throws for a malformed key path
     reject_reserved(key);
     if (!values.is_array() || values.empty())
       throw Error("sweep." + key + " must be a non-empty list of values");
@@ -108,7 +87,7 @@ Grid expand(const json& root) {
     for (std::size_t a = 0; a < grid.axes.size(); ++a) {
       const Axis& axis = grid.axes[a];
       const json& v = axis.values[index[a]];
-      set_path(member, axis.key, v);
+      config::apply_override(member, sweep_override(axis.key, v));
       values[axis.key] = v;
       name += (a ? "-" : "") + name_fragment(axis.key, v);
     }
