@@ -3,7 +3,9 @@
 
 Usage: tools/report.py SWEEP_DIR [--out DIR]. Reads SWEEP_DIR/summary.json (the C++ aggregation,
 `vsae_gpu sweep-summary`), and each member's metrics.jsonl, results.json and checkpoint for the
-curves, histograms and feature images. Needs numpy and matplotlib; torch only for feature images.
+curves, histograms and feature images, and the latents and SAE codes members saved
+(output.save_latents) for the disentanglement metrics. Needs numpy and matplotlib; torch only for
+feature images, scikit-learn only for the disentanglement metrics.
 """
 import argparse
 import math
@@ -231,11 +233,12 @@ SAVED_FILES = ("latents.npy", "sae_codes.npy", "factors.npy")
 def disentanglement_scores(run_dir, cache, dci_train):
     """evaluate_run's scores for one member, from `cache` when its saved files and settings are the
     ones cached (the suite takes minutes on wide SAE codes)."""
-    from vsae_py.disentanglement import evaluate_run
+    from vsae_py.disentanglement import VERSION, evaluate_run
 
     stats = [(name, os.stat(os.path.join(run_dir, name))) for name in SAVED_FILES
              if os.path.exists(os.path.join(run_dir, name))]
-    key = {"files": [[name, st.st_size, st.st_mtime_ns] for name, st in stats], "dci_train": dci_train}
+    key = {"files": [[name, st.st_size, st.st_mtime_ns] for name, st in stats], "dci_train": dci_train,
+           "version": VERSION}
     entry = cache.get(os.path.abspath(run_dir))
     if entry is not None and entry["key"] == key:
         return entry["scores"]
@@ -467,8 +470,8 @@ def main():
     parser.add_argument("--feature-scale", type=float, default=5.0,
                         help="activation given to one SAE unit for its feature image (default 5)")
     parser.add_argument("--dci-train", type=int, default=None, metavar="N",
-                        help="fit DCI's boosted trees on at most N training rows (default: all, as disentanglement_lib; "
-                             "the trees take minutes on 500-wide SAE codes)")
+                        help="fit DCI's boosted trees on at most N training rows (default: all, as "
+                             "disentanglement_lib; the trees take minutes on 500-wide SAE codes)")
     parser.add_argument("--no-disentanglement", action="store_true",
                         help="leave out the disentanglement metrics (DCI, SAP, modularity, FactorVAE)")
     args = parser.parse_args()
