@@ -61,7 +61,7 @@ def test_building_blocks(rng):
     disc = dis.histogram_discretize(x, 20)
     for i in range(x.shape[1]):
         ref = np.digitize(x[:, i], np.histogram(x[:, i], 20)[1][:-1])
-        check(np.array_equal(disc[:, i], ref), f"column {i}: histogram_discretize differs from np.histogram/np.digitize")
+        check(np.array_equal(disc[:, i], ref), f"column {i}: histogram_discretize differs from np.histogram + digitize")
     mi = dis.discrete_mutual_info(disc, y)
     for i in range(x.shape[1]):
         for j in range(y.shape[1]):
@@ -101,7 +101,8 @@ def main():
     check(r1["modularity"] > 0.95, f"disentangled code: modularity {r1['modularity']}")
     check(r1["explicitness_test"] > 0.95, f"disentangled code: explicitness {r1['explicitness_test']}")
     # Fixing factor k leaves only the noise (variance 0.0025) in code k: every vote is right.
-    check(r1["factor_vae"] > 0.99 and r1["factor_vae_active_dims"] == 4, f"disentangled code: FactorVAE {r1['factor_vae']}")
+    check(r1["factor_vae"] > 0.99 and r1["factor_vae_active_dims"] == 4,
+          f"disentangled code: FactorVAE {r1['factor_vae']}, active dims {r1['factor_vae_active_dims']}")
     # SAP: the own code classifies its factor well, every other code is at chance.
     check(r1["sap"] > 0.4, f"disentangled code: SAP {r1['sap']}, expected > 0.4")
 
