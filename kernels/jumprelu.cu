@@ -2,9 +2,8 @@
 // leave each CTA once per column), a one-thread sparsity loss, and a column-tiled backward that
 // reduces the bias gradient and the threshold's window sums on chip; tall batches add a second,
 // fixed-order pass over row splits. Integer atomics only, so every float result is reproducible.
-#include <cub/block/block_reduce.cuh>
-
 #include <cmath>
+#include <cub/block/block_reduce.cuh>
 
 #include "engine/core/check.hpp"
 #include "kernels/jumprelu.cuh"
@@ -45,7 +44,8 @@ static __global__ void __launch_bounds__(kTileCols* kTileRows)
   col_count[threadIdx.y][threadIdx.x] = fired;
   if (batch_active) {
     const int tile_fired = TileCount(reduce).Sum(fired);
-    if (threadIdx.x == 0 && threadIdx.y == 0 && tile_fired != 0) atomicAdd(batch_active, tile_fired);
+    if (threadIdx.x == 0 && threadIdx.y == 0 && tile_fired != 0)
+      atomicAdd(batch_active, tile_fired);
   }
   if (fire_count) {
     __syncthreads();
@@ -90,10 +90,9 @@ static __device__ __forceinline__ BackwardPartials backward_partials(float* scra
 // it leaves their sums in the partials for jumprelu_backward_finish_kernel.
 static __global__ void __launch_bounds__(kTileCols* kTileRows)
     jumprelu_backward_kernel(const float* __restrict__ z_pre, const float* __restrict__ bias,
-                             const float* __restrict__ log_threshold,
-                             const float* __restrict__ da, std::int64_t batch, std::int64_t width,
-                             std::int64_t rows_per_split, float bandwidth,
-                             const std::int32_t* __restrict__ batch_active,
+                             const float* __restrict__ log_threshold, const float* __restrict__ da,
+                             std::int64_t batch, std::int64_t width, std::int64_t rows_per_split,
+                             float bandwidth, const std::int32_t* __restrict__ batch_active,
                              const std::int32_t* __restrict__ k_target,
                              const float* __restrict__ lambda, float* __restrict__ dz_pre,
                              float* __restrict__ db, float* __restrict__ dlog_threshold,
@@ -141,9 +140,9 @@ static __global__ void __launch_bounds__(kTileCols* kTileRows)
   }
   if (gridDim.y == 1) {
     db[col] += g_total;
-    dlog_threshold[col] += jumprelu_dlog_threshold(
-        theta, bandwidth, da_total, count_total, loss_slope(batch_active, k_target, lambda, batch),
-        batch);
+    dlog_threshold[col] +=
+        jumprelu_dlog_threshold(theta, bandwidth, da_total, count_total,
+                                loss_slope(batch_active, k_target, lambda, batch), batch);
     return;
   }
   const BackwardPartials p = backward_partials(scratch, static_cast<int>(gridDim.y), width);
@@ -186,9 +185,8 @@ void jumprelu_forward(const float* z_pre, const float* bias, const float* log_th
   if (batch_active) CUDA_CHECK(cudaMemsetAsync(batch_active, 0, sizeof(std::int32_t), stream));
   if (batch == 0) return;
   const ColumnTiling t = column_tiling(batch, width);
-  jumprelu_forward_kernel<<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, log_threshold, batch,
-                                                              width, t.rows_per_split, a,
-                                                              fire_count, batch_active, eps);
+  jumprelu_forward_kernel<<<t.grid(), t.block(), 0, stream>>>(
+      z_pre, bias, log_threshold, batch, width, t.rows_per_split, a, fire_count, batch_active, eps);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -1,6 +1,7 @@
 // Launchers for the JumpReLU sparsifier: the forward fused with the bias add and the activity
 // counts, the one-thread sparsity loss, and the column-tiled backward with the threshold's
-// straight-through gradient. The scalar rules are shared with the CPU twin (kernels/jumprelu_cpu.hpp).
+// straight-through gradient. The scalar rules are shared with the CPU twin
+// (kernels/jumprelu_cpu.hpp).
 #pragma once
 
 #include <cuda_runtime.h>

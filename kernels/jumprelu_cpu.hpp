@@ -35,8 +35,8 @@ VSAE_JUMPRELU_HD bool jumprelu_in_window(float z, float theta, float half) {
 }
 
 // c = ∂L_s/∂L0 = λ·2·(L0/k − 1)/k with L0 = active / batch; 0 when k <= 0 (no target).
-VSAE_JUMPRELU_HD double jumprelu_loss_slope(std::int32_t active, std::int64_t batch,
-                                            std::int32_t k, float lambda) {
+VSAE_JUMPRELU_HD double jumprelu_loss_slope(std::int32_t active, std::int64_t batch, std::int32_t k,
+                                            float lambda) {
   if (k <= 0) return 0.0;
   const double kd = static_cast<double>(k);
   const double l0 = static_cast<double>(active) / static_cast<double>(batch);
@@ -44,12 +44,11 @@ VSAE_JUMPRELU_HD double jumprelu_loss_slope(std::int32_t active, std::int64_t ba
 }
 
 // L_s = λ·(L0/k − 1)², 0 when k <= 0.
-VSAE_JUMPRELU_HD float jumprelu_loss_value(std::int32_t active, std::int64_t batch,
-                                           std::int32_t k, float lambda) {
+VSAE_JUMPRELU_HD float jumprelu_loss_value(std::int32_t active, std::int64_t batch, std::int32_t k,
+                                           float lambda) {
   if (k <= 0) return 0.0f;
-  const double r = static_cast<double>(active) / static_cast<double>(batch) /
-                       static_cast<double>(k) -
-                   1.0;
+  const double r =
+      static_cast<double>(active) / static_cast<double>(batch) / static_cast<double>(k) - 1.0;
   return static_cast<float>(static_cast<double>(lambda) * r * r);
 }
 

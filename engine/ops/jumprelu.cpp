@@ -26,8 +26,7 @@ void check_scalar(const Backend& be, const char* op, const char* what, const Ten
 }
 
 // A per-unit vector of z_pre's (B, W) must be (W).
-void check_columns(const char* op, const Tensor& z_pre, const char* what,
-                           const Tensor& vector) {
+void check_columns(const char* op, const Tensor& z_pre, const char* what, const Tensor& vector) {
   const std::int64_t width = z_pre.dim(1);
   VSAE_CHECK(vector.shape == Shape{width}, op << ": " << what << " is " << vector.shape
                                               << ", expected (" << width << ") for z_pre "
@@ -62,9 +61,9 @@ void jumprelu_forward(Backend& be, const Tensor& z_pre, const Tensor& b_enc,
     return;
   }
 #if VSAE_HAVE_CUDA
-  cuda_kernels::jumprelu_forward(z_pre.ptr<float>(), b_enc.ptr<float>(),
-                                 log_threshold.ptr<float>(), batch, width, a.ptr<float>(), fire,
-                                 active, counters.eps, be.cuda().stream());
+  cuda_kernels::jumprelu_forward(z_pre.ptr<float>(), b_enc.ptr<float>(), log_threshold.ptr<float>(),
+                                 batch, width, a.ptr<float>(), fire, active, counters.eps,
+                                 be.cuda().stream());
 #endif
 }
 
@@ -77,9 +76,9 @@ void jumprelu_sparsity_loss(Backend& be, const Tensor& batch_active, std::int64_
   check_scalar(be, op, "loss", loss, DType::f32);
   VSAE_CHECK(batch_rows >= 1, op << ": batch_rows must be >= 1, got " << batch_rows);
   if (be.device() == Device::cpu) {
-    *loss.ptr<float>() = cpu_kernels::jumprelu_sparsity_loss(
-        *batch_active.ptr<std::int32_t>(), batch_rows, *k_target.ptr<std::int32_t>(),
-        *lambda.ptr<float>());
+    *loss.ptr<float>() =
+        cpu_kernels::jumprelu_sparsity_loss(*batch_active.ptr<std::int32_t>(), batch_rows,
+                                            *k_target.ptr<std::int32_t>(), *lambda.ptr<float>());
     return;
   }
 #if VSAE_HAVE_CUDA
@@ -91,8 +90,8 @@ void jumprelu_sparsity_loss(Backend& be, const Tensor& batch_active, std::int64_
 
 void jumprelu_backward(Backend& be, const Tensor& z_pre, const Tensor& b_enc,
                        const Tensor& log_threshold, const Tensor& da, float bandwidth,
-                       const JumpReluSparsity& sparsity, const Tensor& dz_pre,
-                       const Tensor& db_enc, const Tensor& dlog_threshold) {
+                       const JumpReluSparsity& sparsity, const Tensor& dz_pre, const Tensor& db_enc,
+                       const Tensor& dlog_threshold) {
   const char* op = "jumprelu_backward";
   check_f32(be, op, "z_pre", z_pre);
   check_f32(be, op, "b_enc", b_enc);
@@ -112,8 +111,8 @@ void jumprelu_backward(Backend& be, const Tensor& z_pre, const Tensor& b_enc,
              op << ": dz_pre is " << dz_pre.shape << ", z_pre is " << z_pre.shape);
   VSAE_CHECK(bandwidth > 0.0f && std::isfinite(bandwidth),
              op << ": bandwidth must be finite and > 0, got " << bandwidth);
-  const bool with_sparsity = sparsity.batch_active.defined() || sparsity.k_target.defined() ||
-                             sparsity.lambda.defined();
+  const bool with_sparsity =
+      sparsity.batch_active.defined() || sparsity.k_target.defined() || sparsity.lambda.defined();
   if (with_sparsity) {
     check_scalar(be, op, "batch_active", sparsity.batch_active, DType::i32);
     check_scalar(be, op, "k_target", sparsity.k_target, DType::i32);

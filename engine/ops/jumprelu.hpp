@@ -43,8 +43,8 @@ void jumprelu_sparsity_loss(Backend& be, const Tensor& batch_active, std::int64_
 // θ = +Inf (log_threshold above ~88.7) gives a NaN dlog_threshold.
 void jumprelu_backward(Backend& be, const Tensor& z_pre, const Tensor& b_enc,
                        const Tensor& log_threshold, const Tensor& da, float bandwidth,
-                       const JumpReluSparsity& sparsity, const Tensor& dz_pre,
-                       const Tensor& db_enc, const Tensor& dlog_threshold);
+                       const JumpReluSparsity& sparsity, const Tensor& dz_pre, const Tensor& db_enc,
+                       const Tensor& dlog_threshold);
 
 // Reserves the CUDA scratch the JumpReLU ops need for (B, W); call at plan time, before graph
 // capture (no-op on the CPU).
