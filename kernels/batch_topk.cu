@@ -77,8 +77,10 @@ __device__ __forceinline__ void load_keys(const float* __restrict__ z_pre,
 
 // Adds one to hist[bin] for every lane with bin >= 0, one shared atomic per distinct bin per warp:
 // real batches put most keys in a few buckets, where per-lane atomics would serialise 32-fold.
+// After the first digit few keys are still candidates, so a warp without one skips the match.
 // Every lane of the warp must call it.
 __device__ __forceinline__ void warp_histogram_add(unsigned* hist, int bin) {
+  if (!__any_sync(0xFFFFFFFFu, bin >= 0)) return;
   const unsigned peers = __match_any_sync(0xFFFFFFFFu, bin);
   if (bin >= 0 && (threadIdx.x & 31) == static_cast<unsigned>(__ffs(peers) - 1))
     atomicAdd(&hist[bin], static_cast<unsigned>(__popc(peers)));
@@ -179,7 +181,8 @@ static __global__ void __launch_bounds__(kThreads)
       if (++j == width) j = 0;
     }
     if (vector_io) {
-      if (i0 < total) reinterpret_cast<float4*>(a)[i0 / 4] = make_float4(out[0], out[1], out[2], out[3]);
+      if (i0 < total)
+        reinterpret_cast<float4*>(a)[i0 / 4] = make_float4(out[0], out[1], out[2], out[3]);
     } else {
 #pragma unroll
       for (int e = 0; e < kItems; ++e)
@@ -205,8 +208,7 @@ static __global__ void batch_topk_threshold_kernel(const float* __restrict__ min
   const float m = *min_kept;
   if (m != m) return;  // no positive activation in the batch
   const float theta = *threshold;
-  *threshold =
-      theta < 0.0f ? m : __fadd_rn(__fmul_rn(beta, theta), __fmul_rn(1.0f - beta, m));
+  *threshold = theta < 0.0f ? m : __fadd_rn(__fmul_rn(beta, theta), __fmul_rn(1.0f - beta, m));
 }
 
 // Grid-stride over the flattened batch; the per-CTA count leaves the CTA as one atomic.
@@ -257,9 +259,9 @@ void batch_topk_forward(const float* z_pre, const float* bias, const std::int32_
   VSAE_CHECK(z_pre && bias && k && a, "batch_topk_forward: null tensor");
   check_sizes(batch, width, eps, "batch_topk_forward");
   const bool vector_io = width % 4 == 0 && aligned16(z_pre) && aligned16(bias) && aligned16(a);
-  batch_topk_forward_kernel<<<1, kThreads, 0, stream>>>(
-      z_pre, bias, k, static_cast<int>(batch), static_cast<int>(width), a, min_kept, fire_count,
-      batch_active, eps, vector_io);
+  batch_topk_forward_kernel<<<1, kThreads, 0, stream>>>(z_pre, bias, k, static_cast<int>(batch),
+                                                        static_cast<int>(width), a, min_kept,
+                                                        fire_count, batch_active, eps, vector_io);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -23,9 +23,9 @@ std::int64_t check_forward_shapes(const Backend& be, const char* op, const Tenso
   VSAE_CHECK(z_pre.ndim() == 2, op << ": z_pre must be (B, W), got " << z_pre.shape);
   const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
   VSAE_CHECK(width >= 1, op << ": z_pre " << z_pre.shape << " has no columns");
-  VSAE_CHECK(batch * width <= kBatchTopkMaxEntries,
-             op << ": z_pre " << z_pre.shape << " holds more than " << kBatchTopkMaxEntries
-                << " entries");
+  VSAE_CHECK(batch * width <= kBatchTopkMaxEntries, op << ": z_pre " << z_pre.shape
+                                                       << " holds more than "
+                                                       << kBatchTopkMaxEntries << " entries");
   VSAE_CHECK(bias.shape == Shape{width},
              op << ": bias is " << bias.shape << ", expected (" << width << ")");
   VSAE_CHECK(a.shape == z_pre.shape, op << ": a is " << a.shape << ", z_pre is " << z_pre.shape);
@@ -115,10 +115,9 @@ void batch_topk_eval_forward(Backend& be, const Tensor& z_pre, const Tensor& bia
     return;
   }
 #if VSAE_HAVE_CUDA
-  cuda_kernels::batch_topk_eval_forward(z_pre.ptr<float>(), bias.ptr<float>(),
-                                        threshold.ptr<float>(), batch, width, a.ptr<float>(),
-                                        fire_data(counters), active_data(counters), counters.eps,
-                                        be.cuda().stream());
+  cuda_kernels::batch_topk_eval_forward(
+      z_pre.ptr<float>(), bias.ptr<float>(), threshold.ptr<float>(), batch, width, a.ptr<float>(),
+      fire_data(counters), active_data(counters), counters.eps, be.cuda().stream());
 #endif
 }
 
