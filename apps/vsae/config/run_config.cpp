@@ -20,7 +20,19 @@ constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
 SaeKind parse_method(const std::string& s) {
   if (s == "topk") return SaeKind::topk;
   if (s == "l1") return SaeKind::l1;
+  if (s == "batchtopk") return SaeKind::batchtopk;
+  if (s == "jumprelu") return SaeKind::jumprelu;
   return SaeKind::l1_prox;
+}
+
+void read_jumprelu(JsonReader r, double& coefficient, ModelConfig& m) {
+  coefficient = r.number("coefficient", coefficient, 0.0, 1e6);
+  m.jumprelu_bandwidth = static_cast<float>(r.number("bandwidth", m.jumprelu_bandwidth, 0.0, 1e3));
+  if (m.jumprelu_bandwidth <= 0.0f) throw Error(r.key_path("bandwidth") + " must be positive");
+  m.jumprelu_initial_threshold =
+      static_cast<float>(r.number("initial_threshold", m.jumprelu_initial_threshold, 0.0, 1e3));
+  if (m.jumprelu_initial_threshold <= 0.0f) throw Error(r.key_path("initial_threshold") + " must be positive");
+  r.reject_unknown_keys();
 }
 
 void read_dataset(JsonReader r, DatasetConfig& d) {
@@ -158,6 +170,8 @@ const char* to_string(SaeKind kind) {
     case SaeKind::topk: return "topk";
     case SaeKind::l1: return "l1";
     case SaeKind::l1_prox: return "l1_prox";
+    case SaeKind::batchtopk: return "batchtopk";
+    case SaeKind::jumprelu: return "jumprelu";
   }
   return "?";
 }
@@ -178,10 +192,21 @@ RunConfig parse_run_config(const json& root) {
   read_training(r.section("training"), c.training);
 
   JsonReader sparsity = r.section("sparsity");
-  c.sparsity.method = parse_method(sparsity.string("method", "topk", {"topk", "l1", "l1_prox"}));
+  c.sparsity.method =
+      parse_method(sparsity.string("method", "topk", {"topk", "l1", "l1_prox", "batchtopk", "jumprelu"}));
   c.model.sae = c.sparsity.method;
   read_schedule(sparsity.section("schedule"), c.sparsity.schedule, c.model.sae_width, c.training.epochs);
   read_controller(sparsity.section("controller"), c.sparsity.controller);
+  read_jumprelu(sparsity.section("jumprelu"), c.sparsity.jumprelu_coefficient, c.model);
+  c.model.multi_topk = sparsity.boolean("multi_topk", c.model.multi_topk);
+  JsonReader batchtopk = sparsity.section("batchtopk");
+  c.model.batchtopk_threshold_beta =
+      static_cast<float>(batchtopk.number("threshold_beta", c.model.batchtopk_threshold_beta, 0.0, 1.0));
+  if (c.model.batchtopk_threshold_beta >= 1.0f)
+    throw Error(batchtopk.key_path("threshold_beta") + " must be below 1");
+  batchtopk.reject_unknown_keys();
+  if (c.model.multi_topk && c.sparsity.method != SaeKind::topk)
+    throw Error(sparsity.key_path("multi_topk") + " composes with method \"topk\" only");
   sparsity.reject_unknown_keys();
 
   read_eval(r.section("evaluation"), c.eval);
@@ -225,7 +250,13 @@ json RunConfig::to_json() const {
           {"rate", sparsity.controller.rate},
           {"min", sparsity.controller.min},
           {"max", sparsity.controller.max},
-          {"floor", sparsity.controller.floor}}}}},
+          {"floor", sparsity.controller.floor}}},
+        {"multi_topk", model.multi_topk},
+        {"batchtopk", {{"threshold_beta", model.batchtopk_threshold_beta}}},
+        {"jumprelu",
+         {{"coefficient", sparsity.jumprelu_coefficient},
+          {"bandwidth", model.jumprelu_bandwidth},
+          {"initial_threshold", model.jumprelu_initial_threshold}}}}},
       {"training",
        {{"epochs", training.epochs},
         {"extra_epochs", training.extra_epochs},

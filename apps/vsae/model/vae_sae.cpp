@@ -5,11 +5,14 @@
 #include <cmath>
 #include <numeric>
 
+#include "engine/graph/batch_topk_node.hpp"
+#include "engine/graph/jumprelu_node.hpp"
 #include "engine/graph/l1_nodes.hpp"
 #include "engine/graph/layers.hpp"
 #include "engine/graph/nodes.hpp"
 #include "engine/graph/revival_nodes.hpp"
 #include "engine/graph/topk_node.hpp"
+#include "engine/ops/batch_topk.hpp"
 #include "engine/ops/gather.hpp"
 #include "engine/ops/revival.hpp"
 #include "engine/ops/unit_norm.hpp"
@@ -26,6 +29,7 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   VSAE_CHECK(config.conv_channels.size() == 4, "the encoder has 4 conv layers");
   VSAE_CHECK(config.auxk_k <= 0 || (config.dead_steps > 0 && config.auxk_k <= config.sae_width),
              "AuxK needs dead_steps > 0 and auxk_k <= the SAE width, got auxk_k " << config.auxk_k);
+  VSAE_CHECK(!config.multi_topk || config.sae == SaeKind::topk, "Multi-TopK composes with Top-k only");
 
   const Shape scalar{1}, per_unit{config.sae_width};
   ArenaPlan plan;
@@ -33,6 +37,10 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t one_off = plan.reserve(scalar, DType::f32);
   std::size_t beta_off = plan.reserve(scalar, DType::f32);
   std::size_t gamma_off = plan.reserve(scalar, DType::f32);
+  std::size_t multi_w_off = plan.reserve(scalar, DType::f32);
+  std::size_t k_multi_off = plan.reserve(scalar, DType::i32);
+  std::size_t min_kept_off = plan.reserve(scalar, DType::f32);
+  std::size_t threshold_off = plan.reserve(scalar, DType::f32);
   std::size_t k_off = plan.reserve(scalar, DType::i32);
   std::size_t coef_off = plan.reserve(scalar, DType::f32);
   std::size_t floor_off = plan.reserve(scalar, DType::f32);
@@ -49,6 +57,11 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   weight_one_ = scalars_.view(scalar, DType::f32, one_off);
   weight_beta_ = scalars_.view(scalar, DType::f32, beta_off);
   weight_gamma_ = scalars_.view(scalar, DType::f32, gamma_off);
+  weight_multi_topk_ = scalars_.view(scalar, DType::f32, multi_w_off);
+  k_multi_ = scalars_.view(scalar, DType::i32, k_multi_off);
+  batchtopk_min_kept_ = scalars_.view(scalar, DType::f32, min_kept_off);
+  batchtopk_threshold_ = scalars_.view(scalar, DType::f32, threshold_off);
+  be.upload(batchtopk_threshold_, &kBatchTopkThresholdUnset);
   k_ = scalars_.view(scalar, DType::i32, k_off);
   coefficient_ = scalars_.view(scalar, DType::f32, coef_off);
   controller_floor_ = scalars_.view(scalar, DType::f32, floor_off);
@@ -92,6 +105,11 @@ void VaeSaeModel::initialise_sae_weights(Backend& be) {
   Parameter& w_dec = *decoder_weight_;
   if (config_.unit_norm_decoder) decoder_normalize_columns(be, w_dec.value);
   if (config_.decoder_bias_init == "zeros") be.zero(decoder_bias_->value);
+  if (config_.sae == SaeKind::jumprelu) {
+    const std::vector<float> log_threshold(static_cast<std::size_t>(config_.sae_width),
+                                           std::log(config_.jumprelu_initial_threshold));
+    be.upload(graph_.find_parameter("sae.log_threshold").value, log_threshold.data());
+  }
   if (!config_.tied_init) return;
   Parameter& w_enc = graph_.find_parameter("sae.enc.weight");
   const std::int64_t hidden = w_dec.shape[0], width = w_dec.shape[1];
@@ -139,6 +157,10 @@ Value* VaeSaeModel::build_sae(Value* h) {
   codes_ = graph_.value("sae.codes", Shape{batch_, width});
   sparsify_ = add_sparsifier(z_pre, b_enc);
   Value* h_hat = linear_layer(graph_, "sae.dec", codes_, w_dec, b_dec, Activation::none);
+  if (config_.multi_topk) {
+    multi_topk_loss_ = graph_.value("loss.multi_topk", Shape{1}, false);
+    graph_.add<MseLossNode>(add_multi_topk(z_pre, b_enc), h, multi_topk_loss_, weight_multi_topk_);
+  }
   if (config_.dead_steps > 0) build_revival(h, z_pre, b_enc, h_hat);
   return h_hat;
 }
@@ -152,9 +174,26 @@ SparsifierNode* VaeSaeModel::add_sparsifier(Value* z_pre, Parameter* b_enc) {
       l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
       return graph_.add<L1Node>(z_pre, b_enc, codes_, coefficient_, l1_loss_, counters);
     case SaeKind::l1_prox: return graph_.add<L1ProxNode>(z_pre, b_enc, codes_, coefficient_, counters);
+    case SaeKind::batchtopk:
+      return graph_.add<BatchTopkNode>(z_pre, b_enc, codes_, k_, batchtopk_min_kept_, batchtopk_threshold_,
+                                       config_.batchtopk_threshold_beta, counters);
+    case SaeKind::jumprelu: {
+      Parameter* log_threshold = graph_.parameter("sae.log_threshold", Shape{config_.sae_width}, ParamInit{1});
+      sparsity_loss_ = graph_.value("loss.sparsity", Shape{1}, false);
+      return graph_.add<JumpReluNode>(z_pre, b_enc, log_threshold, codes_, k_, coefficient_,
+                                      config_.jumprelu_bandwidth, sparsity_loss_, counters);
+    }
     case SaeKind::identity: break;
   }
   throw Error("add_sparsifier: the model has no SAE");
+}
+
+// Multi-TopK's second reconstruction: the same pre-activations through Top-k at 4k (its own
+// device scalar, set with k), decoded by the shared W_dec and b_dec. Its codes count no activity.
+Value* VaeSaeModel::add_multi_topk(Value* z_pre, Parameter* b_enc) {
+  Value* codes = graph_.value("sae.multi_topk.codes", z_pre->shape);
+  graph_.add<TopkNode>(z_pre, b_enc, codes, k_multi_, ActivityCounters{});
+  return linear_layer(graph_, "sae.multi_topk.recon", codes, decoder_weight_, decoder_bias_, Activation::none);
 }
 
 void VaeSaeModel::build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat) {
@@ -205,6 +244,8 @@ void VaeSaeModel::set_loss_weights(Backend& be, float beta, float gamma) {
   gamma_ = gamma;
   be.upload(weight_beta_, &beta);
   be.upload(weight_gamma_, &gamma);
+  const float multi = gamma / 8.0f;
+  be.upload(weight_multi_topk_, &multi);
 }
 
 void VaeSaeModel::forward_backward(Backend& be) {
@@ -251,6 +292,8 @@ void VaeSaeModel::set_k(Backend& be, std::int64_t k) {
   VSAE_CHECK(k >= 1 && k <= config_.sae_width, "k must be between 1 and the SAE width " << config_.sae_width << ", got " << k);
   const std::int32_t value = static_cast<std::int32_t>(k);
   be.upload(k_, &value);
+  const std::int32_t multi = static_cast<std::int32_t>(std::min<std::int64_t>(4 * k, config_.sae_width));
+  be.upload(k_multi_, &multi);
 }
 
 void VaeSaeModel::set_coefficient(Backend& be, float value) { be.upload(coefficient_, &value); }
@@ -276,7 +319,10 @@ LossValues VaeSaeModel::read_losses(Backend& be) const {
   if (sae_loss_) be.download(&out.sae, sae_loss_->data);
   if (l1_loss_) be.download(&out.l1, l1_loss_->data);
   if (aux_loss_) be.download(&out.aux, aux_loss_->data);
-  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae + out.l1 + config_.auxk_alpha * out.aux;
+  if (sparsity_loss_) be.download(&out.sparsity, sparsity_loss_->data);
+  if (multi_topk_loss_) be.download(&out.multi_topk, multi_topk_loss_->data);
+  out.total = out.recon + beta_ * out.kl + gamma_ * out.sae + out.l1 + config_.auxk_alpha * out.aux + out.sparsity +
+              gamma_ / 8.0f * out.multi_topk;
   return out;
 }
 

@@ -14,7 +14,10 @@
 
 namespace vsae {
 
-enum class SaeKind { identity, topk, l1, l1_prox };
+enum class SaeKind { identity, topk, l1, l1_prox, batchtopk, jumprelu };
+
+// The methods whose coefficient (λ or τ) the sparsity controller moves.
+inline bool has_controlled_coefficient(SaeKind kind) { return kind == SaeKind::l1 || kind == SaeKind::l1_prox; }
 
 struct ModelConfig {
   int channels = 1;  // 1 for dSprites, 3 for Shapes3D
@@ -33,6 +36,15 @@ struct ModelConfig {
   // "geometric_median" of h over init_samples training images (the trainer computes it).
   std::string decoder_bias_init = "default";
   std::int64_t init_samples = 4096;
+  // Multi-TopK (EleutherAI sparsify), with Top-k only: the top 4k units also reconstruct h through
+  // the same decoder, and that squared error joins the loss with weight γ/8.
+  bool multi_topk = false;
+  // JumpReLU: the pseudo-gradient's bandwidth ε and θ's starting value (dictionary_learning's 0.001).
+  float jumprelu_bandwidth = 0.001f;
+  float jumprelu_initial_threshold = 0.001f;
+  // BatchTopK: θ ← β·θ + (1 − β)·(the batch's smallest kept activation) each training step.
+  // dictionary_learning's 0.999 averages over about 1000 steps, several CPU-scale epochs.
+  float batchtopk_threshold_beta = 0.999f;
   // Dead-neuron revival (issue 6). dead_steps > 0 keeps, per SAE unit, the training steps since it
   // last fired; a unit is dead once that count reaches dead_steps. auxk_k > 0 (needs dead_steps)
   // adds the AuxK loss auxk_alpha·mean_n ||e − W_dec a_aux||² over the auxk_k largest dead units.
@@ -44,6 +56,8 @@ struct ModelConfig {
 struct LossValues {
   float recon = 0, kl = 0, sae = 0, l1 = 0, total = 0;  // l1: the weighted penalty λ·mean Σ|a|
   float aux = 0;  // the AuxK term before its weight auxk_alpha (0 without AuxK)
+  float sparsity = 0;    // JumpReLU's λ·(L0/k − 1)² (0 otherwise)
+  float multi_topk = 0;  // Multi-TopK's Σ(ĥ₄ₖ − h)² before its weight γ/8 (0 without it)
 };
 
 class VaeSaeModel {
@@ -94,6 +108,7 @@ class VaeSaeModel {
         {"step", step_}, {"k", k_}, {"coefficient", coefficient_}, {"fire_count", fire_count_}};
     if (tracks_dead()) state.emplace_back("steps_since_fired", since_fired_);
     if (decoder_bias_init_.defined()) state.emplace_back("sae_decoder_bias_init", decoder_bias_init_);
+    if (config_.sae == SaeKind::batchtopk) state.emplace_back("batchtopk_threshold", batchtopk_threshold_);
     return state;
   }
 
@@ -117,6 +132,7 @@ class VaeSaeModel {
   SparsifierNode* add_sparsifier(Value* z_pre, Parameter* b_enc);
   Value* build_decoder(Value* z);
   void build_losses(Value* x, Value* h, Value* h_hat);
+  Value* add_multi_topk(Value* z_pre, Parameter* b_enc);  // ĥ from the top 4k units
   void build_revival(Value* h, Value* z_pre, Parameter* b_enc, Value* h_hat);
   void initialise_sae_weights(Backend& be);  // unit-norm decoder, zero b_dec, tied encoder
 
@@ -126,12 +142,14 @@ class VaeSaeModel {
   Graph graph_;
   OpProfile* profile_ = nullptr;
   Storage scalars_;  // device scalars and counters
-  Tensor step_, weight_one_, weight_beta_, weight_gamma_;
-  Tensor k_, coefficient_, controller_floor_, batch_active_, fire_count_;
+  Tensor step_, weight_one_, weight_beta_, weight_gamma_, weight_multi_topk_;
+  Tensor k_, k_multi_, coefficient_, controller_floor_, batch_active_, fire_count_;
+  Tensor batchtopk_min_kept_, batchtopk_threshold_;  // BatchTopK's batch minimum and running θ
   Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
   Tensor decoder_bias_init_;  // (hidden), with a data-dependent decoder_bias_init only
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
   Value *recon_loss_ = nullptr, *kl_loss_ = nullptr, *sae_loss_ = nullptr, *l1_loss_ = nullptr;
+  Value *sparsity_loss_ = nullptr, *multi_topk_loss_ = nullptr;
   Value *sae_input_ = nullptr, *encoder_input_ = nullptr, *residual_ = nullptr, *aux_loss_ = nullptr;
   SparsifierNode* sparsify_ = nullptr;
   Parameter *decoder_weight_ = nullptr, *decoder_bias_ = nullptr;  // W_dec (hidden, W), b_dec (hidden)

@@ -53,7 +53,7 @@ EvalResult Evaluator::run(Backend& be) {
 
   EvalResult r;
   r.samples = n_;
-  double recon = 0, kl = 0, sae = 0, l1 = 0, total = 0;
+  double recon = 0, kl = 0, sae = 0, l1 = 0, sparsity = 0, multi_topk = 0, total = 0;
   const std::int64_t hidden = model_.has_sae() ? model_.encoder_input().shape[1] : 1;
   metrics::CenteringAccumulator centering(hidden);
   std::vector<float> h_rows;
@@ -79,6 +79,8 @@ EvalResult Evaluator::run(Backend& be) {
     kl += w * l.kl;
     sae += w * l.sae;
     l1 += w * l.l1;
+    sparsity += w * l.sparsity;
+    multi_topk += w * l.multi_topk;
     total += w * l.total;
   }
   const double n = static_cast<double>(n_);
@@ -86,6 +88,8 @@ EvalResult Evaluator::run(Backend& be) {
   r.loss.kl = static_cast<float>(kl / n);
   r.loss.sae = static_cast<float>(sae / n);
   r.loss.l1 = static_cast<float>(l1 / n);
+  r.loss.sparsity = static_cast<float>(sparsity / n);
+  r.loss.multi_topk = static_cast<float>(multi_topk / n);
   r.loss.total = static_cast<float>(total / n);
 
   r.mig = compute_mig(be, mu_all_, set_.classes, set_.num_classes, static_cast<int>(config_.mig_bins));

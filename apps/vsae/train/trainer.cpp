@@ -33,7 +33,8 @@ constexpr std::int64_t kNanCheckEvery = 200;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 json loss_json(const LossValues& l) {
-  return {{"recon", l.recon}, {"kl", l.kl}, {"sae", l.sae}, {"l1", l.l1}, {"aux", l.aux}, {"total", l.total}};
+  return {{"recon", l.recon}, {"kl", l.kl},   {"sae", l.sae},
+          {"l1", l.l1},       {"aux", l.aux}, {"sparsity", l.sparsity}, {"multi_topk", l.multi_topk}, {"total", l.total}};
 }
 
 json mig_json(const MigResult& m) {
@@ -69,7 +70,9 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
                     static_cast<float>(t.adam_eps)};
   model_.set_loss_weights(be, static_cast<float>(t.beta), static_cast<float>(t.gamma));
   const config::ControllerConfig& c = config.sparsity.controller;
-  if (config.sparsity.method != SaeKind::topk) {
+  if (config.sparsity.method == SaeKind::jumprelu)
+    model_.set_coefficient(be, static_cast<float>(config.sparsity.jumprelu_coefficient));
+  if (has_controlled_coefficient(config.sparsity.method)) {
     model_.set_coefficient(be, static_cast<float>(c.initial));
     if (c.mode != "fixed")
       model_.enable_controller(SparsityControl{static_cast<float>(c.rate), static_cast<float>(c.min),
@@ -282,7 +285,7 @@ json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double s
             {"wall_s", seconds},
             {"train_s", train_seconds},
             {"images_per_s", static_cast<double>(steps_per_epoch_ * t.batch_size) / train_seconds}};
-  if (config_.sparsity.method != SaeKind::topk) line["coefficient"] = model_.read_coefficient(be_);
+  if (has_controlled_coefficient(config_.sparsity.method)) line["coefficient"] = model_.read_coefficient(be_);
   if (model_.has_sae()) {
     std::vector<std::int64_t> trained = model_.read_fire_counts(be_);
     std::int64_t dead_in_training = std::count(trained.begin(), trained.end(), 0);
@@ -404,7 +407,7 @@ void Trainer::dump_step(const std::string& dir) {
   model_.forward_backward(be_);
   f.tensors["input"] = host(model_.input().data);
   f.tensors["eps"] = host(model_.graph().find_value("eps").data);
-  for (const char* term : {"recon", "kl", "sae", "l1", "aux"}) {
+  for (const char* term : {"recon", "kl", "sae", "l1", "aux", "sparsity", "multi_topk"}) {
     const std::string name = std::string("loss.") + term;  // absent for the identity SAE or without L1
     if (model_.graph().has_value(name)) f.tensors[name] = host(model_.graph().find_value(name).data);
   }
@@ -421,7 +424,12 @@ void Trainer::dump_step(const std::string& dir) {
                 {"sae_width", std::to_string(m.sae_width)},
                 {"latent", std::to_string(m.latent)},
                 {"k", std::to_string(k)},
-                {"coef", json(model_.has_sae() && m.sae != SaeKind::topk ? model_.read_coefficient(be_) : 0.0f).dump()},
+                {"coef", json(model_.has_sae() && (has_controlled_coefficient(m.sae) || m.sae == SaeKind::jumprelu)
+                                  ? model_.read_coefficient(be_)
+                                  : 0.0f)
+                             .dump()},
+                {"bandwidth", json(m.jumprelu_bandwidth).dump()},
+                {"multi_topk", m.multi_topk ? "true" : "false"},
                 {"beta", json(config_.training.beta).dump()},
                 {"gamma", json(config_.training.gamma).dump()},
                 {"auxk_k", std::to_string(m.auxk_k)},
