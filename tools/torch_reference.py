@@ -23,7 +23,9 @@ def check(path, rtol, atol):
     method = meta["method"]
     model = VaeSae(int(meta["channels"]), json.loads(meta["conv_channels"]), int(meta["hidden"]),
                    int(meta["sae_width"]), int(meta["latent"]), method,
-                   pre_encoder_bias=meta.get("pre_encoder_bias") == "true").double()
+                   pre_encoder_bias=meta.get("pre_encoder_bias") == "true",
+                   multi_topk=meta.get("multi_topk") == "true",
+                   bandwidth=float(meta.get("bandwidth", 1e-3))).double()
     state = {name[len("params."):]: torch.from_numpy(v.astype(np.float64))
              for name, v in t.items() if name.startswith("params.")}
     model.load_state_dict(state, strict=True)
@@ -48,7 +50,7 @@ def check(path, rtol, atol):
         if status != "ok":
             failures.append(name)
 
-    for term in ("recon", "kl", "sae", "l1", "aux", "total"):
+    for term in ("recon", "kl", "sae", "l1", "aux", "sparsity", "multi_topk", "total"):
         if f"loss.{term}" in t and term in out:
             compare(f"loss.{term}", out[term].detach().numpy(), t[f"loss.{term}"].reshape(()))
     if out["codes"] is not None and "sae.codes" in t:

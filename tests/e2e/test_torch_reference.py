@@ -21,11 +21,18 @@ work = e2e.tempdir()
 CONTROLS = {"pre_encoder_bias": True, "decoder_bias_init": "geometric_median", "init_samples": 64,
             "tied_init": True, "unit_norm_decoder": True}
 CENTRED = {"pre_encoder_bias": True, "decoder_bias_init": "mean", "init_samples": 64}
-for method in ("topk", "l1", "l1_prox", "topk_auxk", "topk_controls", "l1_centred"):
+# "batchtopk", "jumprelu" (its straight-through threshold gradient and sparsity loss; ε = 0.05 so
+# that the window holds entries) and "topk_multi" (Multi-TopK) are the sparsifiers beyond the paper.
+METHODS = ("topk", "l1", "l1_prox", "topk_auxk", "topk_controls", "l1_centred", "batchtopk", "jumprelu", "topk_multi")
+for method in METHODS:
     sae = CONTROLS if method == "topk_controls" else CENTRED if method == "l1_centred" else {}
     cfg = e2e.tiny_config(os.path.join(work, method), **{"model": {"sae_width": 500, "sae": sae}})
     cfg["sparsity"] = {"method": method.split("_")[0] if "_prox" not in method else "l1_prox",
                        "schedule": {"start": 200, "end": 50, "epochs": 3}, "controller": {"initial": 0.05}}
+    if method == "jumprelu":
+        cfg["sparsity"]["jumprelu"] = {"bandwidth": 0.05, "initial_threshold": 0.02, "coefficient": 3.0}
+    if method == "topk_multi":
+        cfg["sparsity"]["multi_topk"] = True
     if method.endswith("_auxk"):
         cfg["revival"] = {"method": "auxk", "auxk_k": 64, "auxk_alpha": 0.5}
     path = e2e.write_config(work, cfg, method + ".json")
@@ -36,5 +43,4 @@ for method in ("topk", "l1", "l1_prox", "topk_auxk", "topk_controls", "l1_centre
                        capture_output=True, text=True)
     print(f"--- {method}\n{c.stdout}")
     e2e.check(c.returncode == 0, f"{method}: PyTorch disagrees:\n{c.stdout}{c.stderr}")
-print("PASSED: PyTorch agrees on every loss term and gradient for topk, l1, l1_prox, topk + AuxK, "
-      "topk with every SAE control and l1 with the centred input")
+print(f"PASSED: PyTorch agrees on every loss term and gradient for {', '.join(METHODS)}")

@@ -17,6 +17,51 @@ CHANNELS = {"dsprites": 1, "shapes3d": 3}
 STATE_PREFIXES = ("optimizer.", "state.", "trainer.")
 
 
+class _JumpRelu(torch.autograd.Function):
+    """a = z·H(z − θ), θ = exp(log_threshold). Backward: the true gradient to z, and for θ the
+    straight-through estimate ∂a/∂θ = −(θ/ε)·K((z − θ)/ε) with the rectangle K = 1 on (−½, ½)
+    (Rajamanoharan et al. 2024), passed on to log θ through θ."""
+
+    @staticmethod
+    def forward(ctx, z, log_threshold, bandwidth):
+        theta = log_threshold.exp()
+        ctx.save_for_backward(z, theta)
+        ctx.bandwidth = bandwidth
+        return z * (z > theta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, theta = ctx.saved_tensors
+        eps = ctx.bandwidth
+        window = ((z - theta).abs() < eps / 2).to(z.dtype)
+        d_theta = (grad * (-theta / eps) * window).sum(0)
+        return grad * (z > theta), d_theta * theta, None
+
+
+class _JumpStep(torch.autograd.Function):
+    """H(z − θ), counted for L0; no gradient to z, and ∂H/∂θ = −(1/ε)·K((z − θ)/ε) for θ."""
+
+    @staticmethod
+    def forward(ctx, z, log_threshold, bandwidth):
+        theta = log_threshold.exp()
+        ctx.save_for_backward(z, theta)
+        ctx.bandwidth = bandwidth
+        return (z > theta).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, theta = ctx.saved_tensors
+        eps = ctx.bandwidth
+        window = ((z - theta).abs() < eps / 2).to(z.dtype)
+        return None, (grad * (-1.0 / eps) * window).sum(0) * theta, None
+
+
+def _top_mask(z, k):
+    """1 on the k largest entries of each row of z (stable: ties to the lower index)."""
+    order = torch.sort(z, dim=1, descending=True, stable=True).indices[:, :k]
+    return torch.zeros_like(z).scatter_(1, order, 1.0)
+
+
 class VaeSae(nn.Module):
     """The model with PyTorch-standard modules; parameter names match vsae_gpu checkpoints.
 
@@ -25,10 +70,13 @@ class VaeSae(nn.Module):
     the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10)."""
 
     def __init__(self, channels, conv_channels=(32, 32, 64, 64), hidden=256, sae_width=500, latent=10,
-                 method="topk", pre_encoder_bias=False):
+                 method="topk", pre_encoder_bias=False, multi_topk=False, bandwidth=1e-3):
         super().__init__()
         self.method = method
         self.pre_encoder_bias = pre_encoder_bias
+        self.multi_topk = multi_topk
+        self.bandwidth = bandwidth
+        self.batchtopk_threshold = -1.0  # BatchTopK's evaluation θ (< 0: unset, ReLU)
         self.k = sae_width
         self.coefficient = 0.0
         c = [channels] + list(conv_channels)
@@ -40,6 +88,8 @@ class VaeSae(nn.Module):
             self.sae = nn.Module()
             self.sae.enc = nn.Linear(hidden, sae_width)
             self.sae.dec = nn.Linear(sae_width, hidden)
+            if method == "jumprelu":
+                self.sae.log_threshold = nn.Parameter(torch.zeros(sae_width))
         self.head = nn.Module()
         self.head.mu = nn.Linear(hidden, latent)
         self.head.logvar = nn.Linear(hidden, latent)
@@ -55,9 +105,16 @@ class VaeSae(nn.Module):
     def sparsify(self, z, k, coef):
         if self.method == "topk":
             # Stable descending sort: among equal values the lower index is kept, as in vsae_gpu.
-            order = torch.sort(z, dim=1, descending=True, stable=True).indices[:, :k]
-            mask = torch.zeros_like(z).scatter_(1, order, 1.0)
-            return F.relu(z) * mask
+            return F.relu(z) * _top_mask(z, k)
+        if self.method == "batchtopk":
+            if not self.training:  # per example, with the running threshold
+                theta = self.batchtopk_threshold
+                return F.relu(z) if theta < 0 else z * (z > theta)
+            # The k·n largest of the whole batch, ties to the lower flattened index.
+            flat = z.reshape(1, -1)
+            return F.relu(z) * _top_mask(flat, min(k * z.shape[0], flat.shape[1])).reshape(z.shape)
+        if self.method == "jumprelu":
+            return _JumpRelu.apply(z, self.sae.log_threshold, self.bandwidth)
         if self.method == "l1":
             return F.relu(z)
         if self.method == "l1_prox":
@@ -114,6 +171,16 @@ class VaeSae(nn.Module):
         if self.method == "l1":
             out["l1"] = coef * a.abs().sum() / n  # the weighted penalty, as vsae_gpu reports it
             total = total + out["l1"]
+        if self.method == "jumprelu":
+            # λ·(L0/k − 1)², L0 the mean number of units above their threshold.
+            l0 = _JumpStep.apply(z_sae, self.sae.log_threshold, self.bandwidth).sum() / n
+            out["sparsity"] = coef * (l0 / k - 1.0) ** 2
+            total = total + out["sparsity"]
+        if self.multi_topk:
+            # Multi-TopK: the top 4k units reconstruct h through the same decoder, weight γ/8.
+            a4 = F.relu(z_sae) * _top_mask(z_sae, min(4 * k, z_sae.shape[1]))
+            out["multi_topk"] = (self.sae.dec(a4) - h).pow(2).sum() / n
+            total = total + gamma / 8.0 * out["multi_topk"]
         if a is not None and dead is not None and auxk_k > 0:
             # AuxK (Gao et al. 2024): the auxk_k largest pre-activations among dead units rebuild the
             # residual, which is a constant target, through the decoder weight without its bias.
@@ -140,7 +207,9 @@ def load_model(run_dir):
     tensors, _ = read_safetensors(os.path.join(run_dir, "checkpoint.safetensors"))
     m = cfg["model"]
     model = VaeSae(CHANNELS[cfg["dataset"]["name"]], m["conv_channels"], m["hidden"], m["sae_width"], m["latent"],
-                   cfg["sparsity"]["method"], pre_encoder_bias=m.get("sae", {}).get("pre_encoder_bias", False))
+                   cfg["sparsity"]["method"], pre_encoder_bias=m.get("sae", {}).get("pre_encoder_bias", False),
+                   multi_topk=cfg["sparsity"].get("multi_topk", False),
+                   bandwidth=cfg["sparsity"].get("jumprelu", {}).get("bandwidth", 1e-3))
     params = {name: t for name, t in tensors.items() if not name.startswith(STATE_PREFIXES)}
     expected = model.state_dict()
     for name, t in params.items():
@@ -152,4 +221,6 @@ def load_model(run_dir):
         model.k = int(tensors["state.k"].reshape(-1)[0])
     if "state.coefficient" in tensors:
         model.coefficient = float(tensors["state.coefficient"].reshape(-1)[0])
+    if "state.batchtopk_threshold" in tensors:
+        model.batchtopk_threshold = float(tensors["state.batchtopk_threshold"].reshape(-1)[0])
     return model.eval()
