@@ -58,6 +58,26 @@ for name, got in (("latents.npy", mu), ("sae_codes.npy", codes)):
 e2e.check(np.array_equal(codes.numpy() > 0, np.load(os.path.join(run_dir, "sae_codes.npy")) > 0),
           "the same SAE units fire on every image")
 
+# Every sparsifier beyond the paper, and the SAE controls: same seed and evaluation images as seed0.
+EXTRA = {"batchtopk": {"method": "batchtopk", "batchtopk": {"threshold_beta": 0.9}},
+         "jumprelu": {"method": "jumprelu"},
+         "topk_multi": {"method": "topk", "multi_topk": True}}
+for label, sparsity in EXTRA.items():
+    extra = e2e.tiny_config(os.path.join(work, label), **{
+        "seed": 0, "output.save_latents": True, "dataset.subset": 128, "evaluation.samples": 96, "training.epochs": 2,
+        "model": {"sae_width": 64, "sae": {"pre_encoder_bias": True, "decoder_bias_init": "mean", "init_samples": 64,
+                                           "unit_norm_decoder": True}}})
+    extra["sparsity"] = dict(sparsity, schedule={"start": 32, "end": 8, "epochs": 2})
+    r = e2e.run(["--json", e2e.write_config(work, extra, label + ".json")])
+    e2e.check(r.returncode == 0, f"{label}: the run failed: {r.stderr}")
+    e2e.check(np.array_equal(np.load(os.path.join(work, label, "eval_indices.npy")), indices), f"{label}: same images")
+    with torch.no_grad():
+        _, got = load_model(os.path.join(work, label)).encode(load_images(images_path))
+    ref = np.load(os.path.join(work, label, "sae_codes.npy"))
+    worst = float(np.max(np.abs(got.numpy() - ref) / (ATOL + RTOL * np.abs(ref))))
+    print(f"{label}: sae_codes.npy worst Δ/limit {worst:.4f}, {int((ref > 0).sum())} active codes")
+    e2e.check(worst <= 1.0 and np.array_equal(got.numpy() > 0, ref > 0), f"{label}: encode disagrees with sae_codes.npy")
+
 # Strict loading: a config that does not match the checkpoint is an error, not a partial load.
 other = os.path.join(work, "mismatch")
 shutil.copytree(run_dir, other)
