@@ -1,8 +1,10 @@
-// Aggregation of a sweep's results across seeds.
+// Aggregation of a sweep's results across seeds: member-level figures only (see summary.hpp).
 #include "apps/vsae/sweep/summary.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -16,8 +18,53 @@ using nlohmann::json;
 
 namespace {
 
-// Per-unit lists vary in length and meaning between members; the seed is an identifier.
-const std::set<std::string> kSkippedKeys{"live_unit_interpretability", "final_fire_frequency", "seed"};
+// Per-unit lists: unit i of one member is not unit i of another, so they are never averaged by
+// index; unit_reductions() summarises each within its member instead. Identifiers are skipped too:
+// the seed, and MIG's best_latent (per factor, the index of a latent unit).
+const std::set<std::string> kSkippedKeys{"death_epoch", "final_fire_frequency", "live_unit_interpretability",
+                                         "seed", "best_latent"};
+
+// Bins of final_fire_frequency (a unit's firing frequency on the evaluation set, in [0, 1]):
+// {0} (never fired), then upper-inclusive decades (0, 1e-4], (1e-4, 1e-3], (1e-3, 1e-2],
+// (1e-2, 1e-1], (1e-1, 1]. Each member reports the fraction of its units in each bin as
+// final_fire_frequency.fraction.<label>; the labels avoid "." so figure names stay unambiguous.
+struct Bin {
+  const char* label;
+  double upper;  // inclusive
+};
+constexpr Bin kFrequencyBins[] = {{"eq0", 0.0},          {"0_1e-4", 1e-4},   {"1e-4_1e-3", 1e-3},
+                                  {"1e-3_1e-2", 1e-2},   {"1e-2_1e-1", 1e-1}, {"1e-1_1", 1.0}};
+
+double mean_of(const std::vector<double>& xs) {
+  double sum = 0;
+  for (double x : xs) sum += x;
+  return sum / static_cast<double>(xs.size());
+}
+
+// The middle value, or the mean of the two middle ones; xs must not be empty.
+double median_of(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  const std::size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
+}
+
+// What summary.json says about the reductions, so a reader need not open this file.
+json per_unit_note() {
+  json bins = json::array();
+  double lower = 0;
+  for (const Bin& b : kFrequencyBins) {
+    bins.push_back({{"label", b.label}, {"range", b.upper == 0 ? "[0]" : "(" + json(lower).dump() + ", " + json(b.upper).dump() + "]"}});
+    lower = b.upper;
+  }
+  return {{"note", "per-unit lists are not averaged by unit index; each member's are reduced first, then mean +- std "
+                   "across seeds. The per-unit data is in each member's results.json."},
+          {"death_epoch", "units; died (units with a death epoch, i.e. not firing at the end); died_fraction; "
+                          "mean_over_died and median_over_died (epochs from 0, only when some died)"},
+          {"final_fire_frequency", "units; mean; median; fraction.<label>: the fraction of units in each bin"},
+          {"final_fire_frequency_bins", bins},
+          {"live_unit_interpretability", "live (units that fired); best_nmi_mean and best_nmi_median over them "
+                                         "(only when some fired)"}};
+}
 
 // The paper's headline: the dead fraction at the end of the schedule (k reaches its end value).
 constexpr const char* kHeadline = "at_schedule_end.dead.headline_dead_fraction";
@@ -52,6 +99,59 @@ void flatten_numbers(const json& results, const std::string& prefix, json& out) 
     for (std::size_t i = 0; i < results.size(); ++i)
       flatten_numbers(results[i], prefix + "." + std::to_string(i), out);
   }
+}
+
+json unit_reductions(const json& results) {
+  json out = json::object();
+  if (!results.is_object()) return out;
+  if (auto it = results.find("death_epoch"); it != results.end() && it->is_array()) {
+    std::vector<double> died;
+    for (const json& e : *it)
+      if (e.is_number()) died.push_back(e.get<double>());
+    const double units = static_cast<double>(it->size());
+    json r{{"units", units}, {"died", static_cast<double>(died.size())}};
+    if (units > 0) r["died_fraction"] = static_cast<double>(died.size()) / units;
+    if (!died.empty()) {
+      r["mean_over_died"] = mean_of(died);
+      r["median_over_died"] = median_of(died);
+    }
+    out["death_epoch"] = r;
+  }
+  if (auto it = results.find("final_fire_frequency"); it != results.end() && it->is_array()) {
+    std::vector<double> f;
+    for (const json& x : *it)
+      if (x.is_number()) f.push_back(x.get<double>());
+    json r{{"units", static_cast<double>(f.size())}};
+    if (!f.empty()) {
+      r["mean"] = mean_of(f);
+      r["median"] = median_of(f);
+      constexpr std::size_t kBins = std::size(kFrequencyBins);
+      std::size_t count[kBins] = {};
+      for (double x : f) {
+        // The first bin whose upper edge holds x; anything above 1 (none expected) joins the last.
+        std::size_t b = 0;
+        while (b + 1 < kBins && x > kFrequencyBins[b].upper) ++b;
+        ++count[b];
+      }
+      json fraction = json::object();
+      for (std::size_t b = 0; b < kBins; ++b)
+        fraction[kFrequencyBins[b].label] = static_cast<double>(count[b]) / static_cast<double>(f.size());
+      r["fraction"] = fraction;
+    }
+    out["final_fire_frequency"] = r;
+  }
+  if (auto it = results.find("live_unit_interpretability"); it != results.end() && it->is_array()) {
+    std::vector<double> nmi;
+    for (const json& u : *it)
+      if (u.is_object() && u.contains("best_nmi") && u["best_nmi"].is_number()) nmi.push_back(u["best_nmi"].get<double>());
+    json r{{"live", static_cast<double>(it->size())}};
+    if (!nmi.empty()) {
+      r["best_nmi_mean"] = mean_of(nmi);
+      r["best_nmi_median"] = median_of(nmi);
+    }
+    out["live_unit_interpretability"] = r;
+  }
+  return out;
 }
 
 json summarize(const json& manifest, const std::vector<json>& results) {
@@ -90,6 +190,9 @@ json summarize(const json& manifest, const std::vector<json>& results) {
       names.push_back(members[m].at("name"));
       json flat = json::object();
       flatten_numbers(results[m], "", flat);
+      // flatten_numbers skips the per-unit keys, so their reductions are flattened under them here.
+      const json reductions = unit_reductions(results[m]);
+      for (const auto& [key, reduced] : reductions.items()) flatten_numbers(reduced, key, flat);
       for (const auto& [figure, value] : flat.items()) samples[figure].push_back(value.get<double>());
     }
     json figures = json::object();
@@ -117,6 +220,7 @@ json summarize(const json& manifest, const std::vector<json>& results) {
           {"finished", members.size() - missing.size()},
           {"missing", missing},
           {"std", "sample standard deviation across seeds (n - 1); 0 when n = 1"},
+          {"per_unit", per_unit_note()},
           {"table", {{"figure", std::string(kHeadline) + " in percent"}, {"cells", table}}},
           {"groups", groups}};
 }
