@@ -58,6 +58,22 @@ inline std::uint64_t seed_of(const ShapeCase& c) {
   return static_cast<std::uint64_t>(c.batch * 7919 + c.width * 31);
 }
 
+// A (B, W, k) case of a k-sparsifier's table (Top-k, BatchTopK), named "B64_W500_k50".
+struct KCase {
+  std::int64_t batch, width, k;
+};
+inline void PrintTo(const KCase& c, std::ostream* os) {
+  *os << "B" << c.batch << "_W" << c.width << "_k" << c.k;
+}
+inline std::string k_case_name(const ::testing::TestParamInfo<KCase>& info) {
+  std::ostringstream os;
+  PrintTo(info.param, &os);
+  return os.str();
+}
+inline std::uint64_t seed_of(const KCase& c) {
+  return static_cast<std::uint64_t>(c.batch * 7919 + c.width * 31 + c.k);
+}
+
 // Bias on a coarse grid (ties between columns) with a few −0 entries.
 inline std::vector<float> case_bias(std::int64_t width, std::uint64_t seed) {
   std::vector<float> u = random_uniform(static_cast<std::size_t>(width), -1.0f, 1.0f, seed);

@@ -29,31 +29,12 @@ namespace {
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-struct BtkCase {
-  std::int64_t batch, width, k;
-};
+using BtkCase = test::KCase;
 
-// Readable test names and ctest labels ("B64_W500_k50").
-void PrintTo(const BtkCase& c, std::ostream* os) {
-  *os << "B" << c.batch << "_W" << c.width << "_k" << c.k;
-}
-
-std::string case_name(const ::testing::TestParamInfo<BtkCase>& info) {
-  std::ostringstream os;
-  PrintTo(info.param, &os);
-  return os.str();
-}
-
-// One entry, one row with k = W, one column, odd sizes (with k = 0 and k·B past B·W), and the
-// model's (64, 500) and (256, 500) over the schedule's k range.
 std::vector<BtkCase> btk_table() {
   return {{1, 1, 1},     {1, 1, 0},      {1, 500, 500}, {1, 500, 7},   {64, 1, 1},   {7, 13, 0},
           {7, 13, 1},    {7, 13, 3},     {7, 13, 13},   {7, 13, 40},   {64, 500, 1}, {64, 500, 25},
           {64, 500, 50}, {64, 500, 500}, {256, 500, 5}, {256, 500, 50}};
-}
-
-std::uint64_t seed_of(const BtkCase& c) {
-  return static_cast<std::uint64_t>(c.batch * 7919 + c.width * 31 + c.k);
 }
 
 // The sparsify suites' hard rows (ties, zero z, negative rows, ±Inf, constant rows that tie across
@@ -180,7 +161,7 @@ TEST_P(BatchTopkOracle, CpuTwinMatchesStableSortWithNan) {
                       in.bias, 0.0f));
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, BatchTopkOracle, ::testing::ValuesIn(btk_table()), case_name);
+INSTANTIATE_TEST_SUITE_P(Table, BatchTopkOracle, ::testing::ValuesIn(btk_table()), test::k_case_name);
 
 // ---- edge cases by hand, on either backend ------------------------------------------------------
 
@@ -495,7 +476,7 @@ TEST_P(BatchTopkBackends, MatchCpuWithNan) {
   compare_backends(GetParam(), /*with_nan=*/true);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, BatchTopkBackends, ::testing::ValuesIn(btk_table()), case_name);
+INSTANTIATE_TEST_SUITE_P(Table, BatchTopkBackends, ::testing::ValuesIn(btk_table()), test::k_case_name);
 
 // About a million entries (many tiles of the one-CTA select), at k = 32 and a k·B just under B·W,
 // with unaligned widths (the scalar load path) beside the aligned one.

@@ -19,20 +19,7 @@
 namespace vsae {
 namespace {
 
-struct TopkCase {
-  std::int64_t batch, width, k;
-};
-
-// Readable test names and ctest labels ("B64_W500_k50") instead of the parameter's raw bytes.
-void PrintTo(const TopkCase& c, std::ostream* os) {
-  *os << "B" << c.batch << "_W" << c.width << "_k" << c.k;
-}
-
-std::string case_name(const ::testing::TestParamInfo<TopkCase>& info) {
-  std::ostringstream os;
-  PrintTo(info.param, &os);
-  return os.str();
-}
+using TopkCase = test::KCase;
 
 std::vector<TopkCase> topk_table(std::int64_t max_batch) {
   std::vector<TopkCase> cases;
@@ -134,10 +121,6 @@ void expect_same(const TopkOutputs& ref, const TopkOutputs& got) {
   EXPECT_EQ(ref.active, got.active);
 }
 
-std::uint64_t seed_of(const TopkCase& c) {
-  return static_cast<std::uint64_t>(c.batch * 7919 + c.width * 31 + c.k);
-}
-
 class TopkOracle : public ::testing::TestWithParam<TopkCase> {};
 
 TEST_P(TopkOracle, CpuTwinMatchesStableSort) {
@@ -152,7 +135,7 @@ TEST_P(TopkOracle, CpuTwinMatchesStableSort) {
 }
 
 // B = 4096 adds nothing the oracle would not see at 257 rows but minutes of sorting.
-INSTANTIATE_TEST_SUITE_P(Table, TopkOracle, ::testing::ValuesIn(topk_table(257)), case_name);
+INSTANTIATE_TEST_SUITE_P(Table, TopkOracle, ::testing::ValuesIn(topk_table(257)), test::k_case_name);
 
 class TopkBackends : public ::testing::TestWithParam<TopkCase> {};
 
@@ -170,7 +153,7 @@ TEST_P(TopkBackends, CudaMatchesCpu) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, TopkBackends, ::testing::ValuesIn(topk_table(4096)), case_name);
+INSTANTIATE_TEST_SUITE_P(Table, TopkBackends, ::testing::ValuesIn(topk_table(4096)), test::k_case_name);
 
 // k outside [0, min(W, K)] is clamped on the device: no host check can see a device scalar.
 void check_clamping(Backend& be) {
