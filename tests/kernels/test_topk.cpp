@@ -304,7 +304,6 @@ TEST(Topk, RejectsBadShapes) {
 // bias below 0.003, so entries are at least 0.008 apart and 0.003 from 0, and a ±1e-3 probe never
 // changes the kept set or a sign.
 TEST(Topk, BackwardMatchesFiniteDifferences) {
-  Backend& be = test::cpu();
   const std::int64_t batch = 5, width = 24;
   const std::int32_t k = 7;
   std::vector<float> z_pre(static_cast<std::size_t>(batch * width));
@@ -315,26 +314,14 @@ TEST(Topk, BackwardMatchesFiniteDifferences) {
           0.01f * static_cast<float>((j * 7 + n * 5) % width) - 0.125f;
   for (std::int64_t j = 0; j < width; ++j)
     bias[static_cast<std::size_t>(j)] = 0.001f * static_cast<float>(j % 3);
-  const std::vector<float> w = test::random_uniform(z_pre.size(), -1.0f, 1.0f, 11);
-
-  test::GuardedTensor zt(be, Shape{batch, width}), bt(be, Shape{width}),
-      kt(be, Shape{1}, DType::i32);
-  test::GuardedTensor at(be, Shape{batch, width}), da(be, Shape{batch, width}),
-      dz(be, Shape{batch, width}), db(be, Shape{width});
-  kt.upload(std::vector<std::int32_t>{k});
-  const auto loss = [&] {
-    zt.upload(z_pre);
-    bt.upload(bias);
-    topk_forward(be, zt, bt, kt, at, Tensor(), Tensor(), ActivityCounters{});
-    return test::weighted_sum(at.download<float>(), w);
-  };
-  loss();
-  da.upload(w);
-  topk_backward(be, at, da, dz, db);
-  EXPECT_TRUE(test::check_gradient(loss, z_pre, dz.download<float>(), "dz_pre",
-                                   test::GradCheckOptions{1e-3, 1e-3, 1e-3, 120}));
-  EXPECT_TRUE(test::check_gradient(loss, bias, db.download<float>(), "db",
-                                   test::GradCheckOptions{1e-3, 1e-3, 1e-3, 24}));
+  test::check_k_sparsifier_gradient(
+      z_pre, bias, k,
+      [](Backend& be, const Tensor& z, const Tensor& b, const Tensor& kt, const Tensor& a) {
+        topk_forward(be, z, b, kt, a, Tensor(), Tensor(), ActivityCounters{});
+      },
+      [](Backend& be, const Tensor& a, const Tensor& da, const Tensor& dz, const Tensor& db) {
+        topk_backward(be, a, da, dz, db);
+      });
 }
 
 }  // namespace
