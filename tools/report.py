@@ -228,35 +228,44 @@ DISENTANGLEMENT_COLUMNS = (("dci_disentanglement", "DCI D"), ("dci_completeness"
                            ("sap", "SAP"), ("modularity", "modularity"), ("modularity_live", "modularity (live)"),
                            ("explicitness_test", "explicitness"), ("factor_vae", "FactorVAE"))
 SAVED_FILES = ("latents.npy", "sae_codes.npy", "factors.npy")
+# Where a member's saved representations are (vsae_gpu's output.save_latents): the folder under the
+# run directory ("" for the run directory itself), the results.json key of the same evaluation, and
+# the table's name for it.
+SAVED_POINTS = (("schedule_end", "at_schedule_end", "schedule end"), ("", "final", "end"))
 
 
-def disentanglement_scores(run_dir, cache, dci_train):
-    """evaluate_run's scores for one member, from `cache` when its saved files and settings are the
-    ones cached (the suite takes minutes on wide SAE codes)."""
+def disentanglement_scores(run_dir, subdir, cache, dci_train):
+    """evaluate_run's scores for the representations one member saved in run_dir/subdir, from
+    `cache` when its saved files and settings are the ones cached (the suite takes minutes on wide
+    SAE codes)."""
     from vsae_py.disentanglement import VERSION, evaluate_run
 
-    stats = [(name, os.stat(os.path.join(run_dir, name))) for name in SAVED_FILES
-             if os.path.exists(os.path.join(run_dir, name))]
+    where = os.path.join(run_dir, subdir)
+    stats = [(name, os.stat(os.path.join(where, name))) for name in SAVED_FILES
+             if os.path.exists(os.path.join(where, name))]
     key = {"files": [[name, st.st_size, st.st_mtime_ns] for name, st in stats], "dci_train": dci_train,
            "version": VERSION}
-    entry = cache.get(os.path.abspath(run_dir))
+    entry = cache.get(os.path.abspath(where))
     if entry is not None and entry["key"] == key:
         return entry["scores"]
-    print(f"report.py: disentanglement metrics of {run_dir} ...", file=sys.stderr, flush=True)
-    scores = evaluate_run(run_dir, **({"dci_num_train": dci_train} if dci_train else {}))
-    cache[os.path.abspath(run_dir)] = {"key": key, "scores": scores}
+    print(f"report.py: disentanglement metrics of {where} ...", file=sys.stderr, flush=True)
+    scores = evaluate_run(run_dir, subdir=subdir, **({"dci_num_train": dci_train} if dci_train else {}))
+    cache[os.path.abspath(where)] = {"key": key, "scores": scores}
     return scores
+
+
+def has_representations(where):
+    return any(os.path.exists(os.path.join(where, f)) for f in ("latents.npy", "sae_codes.npy"))
 
 
 def disentanglement_table(cells, out_dir, dci_train=None):
     """DCI, SAP, modularity/explicitness and FactorVAE (tools/vsae_py/disentanglement.py) beside MIG,
-    on the latents and SAE codes that members saved at the end of training (output.save_latents).
-    The scores are cached in OUT/disentanglement_cache.json."""
+    on the latents and SAE codes that members saved (output.save_latents) at the schedule's end and
+    at the end of training. The scores are cached in OUT/disentanglement_cache.json."""
     import json
 
-    members = [(c, d) for c in cells for d in c.dirs
-               if os.path.exists(os.path.join(d, "factors.npy"))
-               and any(os.path.exists(os.path.join(d, f)) for f in ("latents.npy", "sae_codes.npy"))]
+    members = [(c, d, sub) for c in cells for d in c.dirs if os.path.exists(os.path.join(d, "factors.npy"))
+               for sub, _, _ in SAVED_POINTS if has_representations(os.path.join(d, sub))]
     head = ["## Disentanglement metrics", ""]
     if not members:
         return head + ["No member saved its latents (output.save_latents), so there are no disentanglement metrics "
@@ -264,32 +273,33 @@ def disentanglement_table(cells, out_dir, dci_train=None):
     cache_path = os.path.join(out_dir, "disentanglement_cache.json")
     cache = load_json(cache_path) if os.path.exists(cache_path) else {}
     scores = {}
-    for c, d in members:
-        scores[d] = disentanglement_scores(d, cache, dci_train)
+    for c, d, sub in members:
+        scores[d, sub] = disentanglement_scores(d, sub, cache, dci_train)
         with open(cache_path, "w") as f:
             json.dump(cache, f)
     lines = head + [
         "disentanglement_lib's definitions and defaults (DCI with gradient-boosted trees, SAP with a linear SVM per "
         "dimension, modularity from 20-bin mutual information, explicitness as one-vs-rest ROC-AUC, the FactorVAE "
-        "majority vote), on the evaluation set saved at the end of training; MIG is results.json's `final` MIG of "
-        "the same code (SAE-MIG for the SAE codes). Dead units: modularity counts each as 0 and DCI completeness "
-        "(an entropy in base = number of codes) rises with them; the (live) columns leave them out. "
+        "majority vote), on the evaluation set saved at the schedule's end (k = end) and at the end of training; MIG "
+        "is results.json's MIG of the same code at the same point (SAE-MIG for the SAE codes). Dead units: "
+        "modularity counts each as 0 and DCI completeness (an entropy in base = number of codes) rises with them; the "
+        "(live) columns leave them out. "
         + ("DCI's trees were fitted on all training rows." if not dci_train
            else f"DCI's trees were fitted on at most {dci_train} training rows."), "",
-        "| cell | code | seeds | MIG | " + " | ".join(h for _, h in DISENTANGLEMENT_COLUMNS) + " |",
-        "| --- | --- | --- | --- |" + " --- |" * len(DISENTANGLEMENT_COLUMNS)]
+        "| cell | code | point | seeds | MIG | " + " | ".join(h for _, h in DISENTANGLEMENT_COLUMNS) + " |",
+        "| --- | --- | --- | --- | --- |" + " --- |" * len(DISENTANGLEMENT_COLUMNS)]
     for c in cells:
-        dirs = [d for cc, d in members if cc is c]
         for code, mig_key in (("latents", "mig"), ("sae_codes", "sae_mig")):
-            have = [(d, r) for d, r in zip(c.dirs, c.results) if d in dirs and code in scores[d]]
-            if not have:
-                continue
-            migs = mean_std([r.get("final", {}).get(mig_key, {}).get("mig") for _, r in have])
-            row = [fmt(migs, 1, 3).split(" (")[0]]
-            row += [fmt(mean_std([scores[d][code].get(key) for d, _ in have]), 1, 3).split(" (")[0]
-                    for key, _ in DISENTANGLEMENT_COLUMNS]
-            label = "latents (mu)" if code == "latents" else "SAE codes"
-            lines.append(f"| {c.label} | {label} | {len(have)} | " + " | ".join(row) + " |")
+            for sub, result_key, point in SAVED_POINTS:
+                have = [(d, r) for d, r in zip(c.dirs, c.results) if code in scores.get((d, sub), {})]
+                if not have:
+                    continue
+                migs = mean_std([r.get(result_key, {}).get(mig_key, {}).get("mig") for _, r in have])
+                row = [fmt(migs, 1, 3).split(" (")[0]]
+                row += [fmt(mean_std([scores[d, sub][code].get(key) for d, _ in have]), 1, 3).split(" (")[0]
+                        for key, _ in DISENTANGLEMENT_COLUMNS]
+                label = "latents (mu)" if code == "latents" else "SAE codes"
+                lines.append(f"| {c.label} | {label} | {point} | {len(have)} | " + " | ".join(row) + " |")
     return lines
 
 

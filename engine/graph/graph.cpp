@@ -1,6 +1,8 @@
 // Graph construction, one-time memory planning, and the forward/backward drivers.
 #include "engine/graph/graph.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "engine/core/philox.hpp"
@@ -53,9 +55,21 @@ Parameter* Graph::parameter(const std::string& name, Shape shape, ParamInit init
 void Graph::plan(Backend& be, std::uint64_t seed) {
   VSAE_CHECK(!planned_, "graph planned twice");
 
+  // Parameters are laid out group by group (see param_groups), each group in creation order.
+  std::vector<float> scales{1.0f};
+  for (const Parameter& p : params_)
+    if (std::find(scales.begin(), scales.end(), p.lr_scale) == scales.end()) scales.push_back(p.lr_scale);
   ArenaPlan param_plan;
-  std::vector<std::size_t> param_offsets;
-  for (const Parameter& p : params_) param_offsets.push_back(param_plan.reserve(p.shape, DType::f32));
+  std::vector<std::size_t> param_offsets(params_.size());
+  std::vector<std::size_t> group_ends;
+  for (float scale : scales) {
+    std::size_t i = 0;
+    for (const Parameter& p : params_) {
+      if (p.lr_scale == scale) param_offsets[i] = param_plan.reserve(p.shape, DType::f32);
+      ++i;
+    }
+    group_ends.push_back(param_plan.total_bytes());
+  }
   param_arena_bytes_ = param_plan.total_bytes();
 
   ArenaPlan act_plan;
@@ -88,6 +102,16 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
     p.grad = grads_.view(p.shape, DType::f32, off);
     p.adam_m = adam_m_arena_.view(p.shape, DType::f32, off);
     p.adam_v = adam_v_arena_.view(p.shape, DType::f32, off);
+  }
+  std::size_t group_begin = 0;
+  for (std::size_t g = 0; g < scales.size(); ++g) {
+    const Shape n{static_cast<std::int64_t>((group_ends[g] - group_begin) / sizeof(float))};
+    if (n[0] > 0)
+      param_groups_.push_back(ParamGroup{scales[g], params_arena_.view(n, DType::f32, group_begin),
+                                         grads_.view(n, DType::f32, group_begin),
+                                         adam_m_arena_.view(n, DType::f32, group_begin),
+                                         adam_v_arena_.view(n, DType::f32, group_begin)});
+    group_begin = group_ends[g];
   }
   i = 0;
   for (Value& v : values_) {

@@ -44,6 +44,14 @@ struct Parameter {
   Shape shape;       // PyTorch layout
   ParamInit init;
   Tensor value, grad, adam_m, adam_v;  // set by Graph::plan
+  float lr_scale = 1.0f;  // Adam's learning rate for this tensor is the step's times this
+};
+
+// The parameters that share one learning-rate scale: contiguous slices of the four arenas, so one
+// Adam launch updates the group.
+struct ParamGroup {
+  float lr_scale;
+  Tensor params, grads, adam_m, adam_v;
 };
 
 class Node {
@@ -115,6 +123,9 @@ class Graph {
   Tensor flat_param_grads() const;
   Tensor flat_adam_m() const { return adam_m_arena_.flat(DType::f32); }
   Tensor flat_adam_v() const { return adam_v_arena_.flat(DType::f32); }
+  // The arenas split by lr_scale: the parameters of scale 1 first (the whole arena when no
+  // parameter has another scale), then one group per other scale, in order of first use.
+  const std::vector<ParamGroup>& param_groups() const { return param_groups_; }
 
  private:
   void initialise_parameters(Backend& be, std::uint64_t seed);
@@ -134,6 +145,7 @@ class Graph {
   Tensor accumulated_grads_;
   Storage params_arena_, adam_m_arena_, adam_v_arena_;
   std::size_t param_arena_bytes_ = 0;
+  std::vector<ParamGroup> param_groups_;
 };
 
 }  // namespace vsae

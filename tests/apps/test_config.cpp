@@ -87,6 +87,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ConvChannelsCount", {{"model", {{"conv_channels", {32, 32}}}}}, "model.conv_channels must list 4"},
         BadCase{"ControllerBounds", {{"sparsity", {{"controller", {{"min", 1.0}, {"max", 0.5}}}}}},
                 "sparsity.controller.min must not exceed sparsity.controller.max"},
+        BadCase{"JumpReluBandwidthZero", {{"sparsity", {{"jumprelu", {{"bandwidth", 0.0}}}}}},
+                "sparsity.jumprelu.bandwidth must be positive"},
+        BadCase{"JumpReluNegativeThresholdLrScale", {{"sparsity", {{"jumprelu", {{"threshold_lr_scale", -1.0}}}}}},
+                "sparsity.jumprelu.threshold_lr_scale must be between 0 and 1e+06, got -1"},
         BadCase{"NameWithSlash", {{"name", "a/b"}}, "name must be a non-empty string without '/'"},
         BadCase{"RootNotObject", json::array({1, 2}), "the config must be a JSON object"}),
     [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.label); });

@@ -25,6 +25,10 @@ samples = json.load(open(os.path.join(out, "config.json")))["evaluation"]["sampl
 e2e.check(latents.shape == (samples, 10) and codes.shape == (samples, 500) and factors.shape == (samples, 5),
           f"npy shapes {latents.shape} {codes.shape} {factors.shape}")
 e2e.check(codes.min() >= 0 and np.isfinite(latents).all(), "codes are ReLU outputs, latents finite")
+# Extra epochs follow the schedule, so the representations at k = end are saved too.
+end_latents, end_codes = (np.load(os.path.join(out, "schedule_end", n)) for n in ("latents.npy", "sae_codes.npy"))
+e2e.check(end_latents.shape == latents.shape and end_codes.shape == codes.shape, "schedule_end/ npy shapes")
+e2e.check(not np.array_equal(end_codes, codes), "the codes at the schedule's end differ from the final ones")
 
 cfg = json.load(open(os.path.join(out, "config.json")))
 epochs = cfg["training"]["epochs"] + cfg["training"]["extra_epochs"]
@@ -56,6 +60,12 @@ results = json.load(open(os.path.join(out, "results.json")))
 for key in ("final", "at_schedule_end", "recovered_neurons", "dead_at_schedule_end", "wall_s", "images_per_s",
             "device", "backend", "git_commit", "versions", "live_unit_interpretability", "death_epoch"):
     e2e.check(key in results, "results.json lacks " + key)
+# Each saved code is the one its evaluation measured: same dead fraction (t = 0, ε = 0) and mean L0.
+for saved, point in ((end_codes, "at_schedule_end"), (codes, "final")):
+    dead = float(np.mean(~(saved > 0).any(axis=0)))
+    l0 = float(np.mean((saved > 0).sum(axis=1)))
+    e2e.check(dead == results[point]["dead"]["headline_dead_fraction"], f"{point}: dead {dead} in the codes")
+    e2e.check(abs(l0 - results[point]["mean_l0"]) < 1e-6 * max(1.0, l0), f"{point}: mean L0 {l0} in the codes")
 # A unit alive at the end has no death epoch; every unit dead at the end has one.
 final_fired = results["final_fire_frequency"]
 death = results["death_epoch"]

@@ -8,6 +8,7 @@
 
 #include "engine/graph/graph.hpp"
 #include "engine/graph/layers.hpp"
+#include "engine/ops/adam.hpp"
 #include "tests/support/backends.hpp"
 
 namespace vsae {
@@ -36,6 +37,55 @@ TEST(Graph, PlansParametersGradientsAndAliases) {
   EXPECT_EQ(offset(b.value, g.flat_params()), offset(b.adam_m, g.flat_adam_m()));
   EXPECT_THROW(g.value("late", Shape{1}), Error);
   EXPECT_THROW(g.find_parameter("fc.nothing"), Error);
+}
+
+// A parameter with its own learning-rate scale is laid out after the others, in a group of its
+// own, and one Adam launch per group moves it by its scaled rate.
+TEST(Graph, ParameterGroupsSplitTheArenaByLearningRateScale) {
+  Backend& be = test::cpu();
+  Graph g;
+  Value* x = g.value("x", Shape{2, 3}, false);
+  linear_layer(g, "fc", x, 5, Activation::relu);
+  Parameter* extra = g.parameter("extra", Shape{7}, ParamInit{4});
+  extra->lr_scale = 100.0f;
+  g.plan(be, 1);
+
+  const std::vector<ParamGroup>& groups = g.param_groups();
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].lr_scale, 1.0f);
+  EXPECT_EQ(groups[1].lr_scale, 100.0f);
+  EXPECT_GE(groups[0].params.numel(), 5 * 3 + 5);
+  EXPECT_GE(groups[1].params.numel(), 7);  // each tensor's region is padded to the arena's alignment
+  const Parameter& w = g.find_parameter("fc.weight");
+  auto inside = [](const Tensor& t, const Tensor& group) {
+    const auto* p = static_cast<const float*>(t.data);
+    const auto* base = static_cast<const float*>(group.data);
+    return p >= base && p + t.numel() <= base + group.numel();
+  };
+  EXPECT_TRUE(inside(w.value, groups[0].params) && inside(w.grad, groups[0].grads));
+  EXPECT_TRUE(inside(extra->value, groups[1].params) && inside(extra->adam_m, groups[1].adam_m) &&
+              inside(extra->adam_v, groups[1].adam_v) && inside(extra->grad, groups[1].grads));
+  EXPECT_EQ(groups[0].params.numel() + groups[1].params.numel(), g.flat_params().numel());
+
+  auto download_floats = [&](const Tensor& t) {
+    std::vector<float> host(static_cast<std::size_t>(t.numel()));
+    be.download(host.data(), t);
+    return host;
+  };
+  // Adam's first step moves every parameter with a non-zero gradient by lr · sign(g).
+  const std::vector<float> before = download_floats(extra->value);
+  const std::vector<float> w_before = download_floats(w.value);
+  be.upload(g.flat_param_grads(), std::vector<float>(static_cast<std::size_t>(g.flat_param_grads().numel()), 0.25f).data());
+  Storage step_store = be.allocate(Storage::kAlignment);
+  Tensor step = step_store.view(Shape{1}, DType::i32);
+  const std::int32_t one = 1;
+  be.upload(step, &one);
+  for (const ParamGroup& group : groups)
+    adam_step(be, group.params, group.grads, group.adam_m, group.adam_v, step, AdamHyper{1e-4f * group.lr_scale});
+  const std::vector<float> after = download_floats(extra->value);
+  const std::vector<float> w_after = download_floats(w.value);
+  for (std::size_t i = 0; i < after.size(); ++i) EXPECT_NEAR(before[i] - after[i], 1e-2f, 1e-6f);
+  for (std::size_t i = 0; i < w_after.size(); ++i) EXPECT_NEAR(w_before[i] - w_after[i], 1e-4f, 1e-6f);
 }
 
 // A layer's pre-activation gradient is written by its bias_act node alone (GradUse::written), so

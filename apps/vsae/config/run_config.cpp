@@ -32,6 +32,8 @@ void read_jumprelu(JsonReader r, double& coefficient, ModelConfig& m) {
   m.jumprelu_initial_threshold =
       static_cast<float>(r.number("initial_threshold", m.jumprelu_initial_threshold, 0.0, 1e3));
   if (m.jumprelu_initial_threshold <= 0.0f) throw Error(r.key_path("initial_threshold") + " must be positive");
+  m.jumprelu_threshold_lr_scale =
+      static_cast<float>(r.number("threshold_lr_scale", m.jumprelu_threshold_lr_scale, 0.0, 1e6));
   r.reject_unknown_keys();
 }
 
@@ -256,7 +258,8 @@ json RunConfig::to_json() const {
         {"jumprelu",
          {{"coefficient", sparsity.jumprelu_coefficient},
           {"bandwidth", model.jumprelu_bandwidth},
-          {"initial_threshold", model.jumprelu_initial_threshold}}}}},
+          {"initial_threshold", model.jumprelu_initial_threshold},
+          {"threshold_lr_scale", model.jumprelu_threshold_lr_scale}}}}},
       {"training",
        {{"epochs", training.epochs},
         {"extra_epochs", training.extra_epochs},

@@ -179,6 +179,7 @@ SparsifierNode* VaeSaeModel::add_sparsifier(Value* z_pre, Parameter* b_enc) {
                                        config_.batchtopk_threshold_beta, counters);
     case SaeKind::jumprelu: {
       Parameter* log_threshold = graph_.parameter("sae.log_threshold", Shape{config_.sae_width}, ParamInit{1});
+      log_threshold->lr_scale = config_.jumprelu_threshold_lr_scale;
       sparsity_loss_ = graph_.value("loss.sparsity", Shape{1}, false);
       return graph_.add<JumpReluNode>(z_pre, b_enc, log_threshold, codes_, k_, coefficient_,
                                       config_.jumprelu_bandwidth, sparsity_loss_, counters);
@@ -264,8 +265,11 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
   if (w_dec)
     profiled(profile_, be, "unit-norm decoder", [&] { decoder_grad_remove_parallel(be, w_dec->value, w_dec->grad); });
   profiled(profile_, be, "adam", [&] {
-    adam_step(be, graph_.flat_params(), graph_.flat_param_grads(), graph_.flat_adam_m(), graph_.flat_adam_v(),
-              step_, hyper);
+    for (const ParamGroup& g : graph_.param_groups()) {
+      AdamHyper scaled = hyper;
+      scaled.lr *= g.lr_scale;
+      adam_step(be, g.params, g.grads, g.adam_m, g.adam_v, step_, scaled);
+    }
   });
   if (w_dec) profiled(profile_, be, "unit-norm decoder", [&] { decoder_normalize_columns(be, w_dec->value); });
   if (has_controller_)

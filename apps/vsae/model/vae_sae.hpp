@@ -42,6 +42,9 @@ struct ModelConfig {
   // JumpReLU: the pseudo-gradient's bandwidth ε and θ's starting value (dictionary_learning's 0.001).
   float jumprelu_bandwidth = 0.001f;
   float jumprelu_initial_threshold = 0.001f;
+  // jumprelu: Adam's lr for sae.log_threshold is training.lr times this (log θ moves about that
+  // much per step).
+  float jumprelu_threshold_lr_scale = 1.0f;
   // BatchTopK: θ ← β·θ + (1 − β)·(the batch's smallest kept activation) each training step.
   // dictionary_learning's 0.999 averages over about 1000 steps, several CPU-scale epochs.
   float batchtopk_threshold_beta = 0.999f;

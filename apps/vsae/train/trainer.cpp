@@ -29,6 +29,9 @@ using Clock = std::chrono::steady_clock;
 
 // How often (in steps) the host reads the loss to stop a diverged run early.
 constexpr std::int64_t kNanCheckEvery = 200;
+// output.save_latents also writes the representations at the schedule's end (k = end) here, under
+// the run directory, when extra epochs follow it.
+constexpr const char* kScheduleEndDir = "schedule_end";
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -140,6 +143,9 @@ json Trainer::run(const TrainOptions& options) {
     if (model_.has_sae()) {
       const std::vector<std::int64_t>& fired = last.fire_counts.front();
       if (epoch == schedule_end) revival.mark_schedule_end(metrics::never_fired(fired));
+      // The representations at k = end too, when extra epochs follow, for the metric suite.
+      if (epoch == schedule_end && epoch + 1 < total_epochs && config_.output.save_latents)
+        save_representations(kScheduleEndDir);
       if (epoch > schedule_end && revival.marked()) revival.update(fired);
       deaths.update(epoch, fired);
     }
@@ -363,14 +369,23 @@ json Trainer::results(const EvalResult& last, double seconds) const {
   return r;
 }
 
-void Trainer::save_latents() {
-  auto save = [&](const std::string& name, const Tensor& t, const char* descr) {
+void Trainer::save_representations(const std::string& subdir) {
+  namespace fs = std::filesystem;
+  const std::string dir = subdir.empty() ? out_.path() : out_.file(subdir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot create " + dir + ": " + ec.message());
+  auto save = [&](const std::string& name, const Tensor& t) {
     std::vector<std::uint8_t> host(t.bytes());
     be_.download(host.data(), t);
-    data::write_npy(out_.file(name), data::NpyHeader{descr, {t.dim(0), t.numel() / t.dim(0)}}, host.data());
+    data::write_npy(dir + "/" + name, data::NpyHeader{"<f4", {t.dim(0), t.numel() / t.dim(0)}}, host.data());
   };
-  save("latents.npy", evaluator_.latents(), "<f4");
-  if (model_.has_sae()) save("sae_codes.npy", evaluator_.codes(), "<f4");
+  save("latents.npy", evaluator_.latents());
+  if (model_.has_sae()) save("sae_codes.npy", evaluator_.codes());
+}
+
+void Trainer::save_latents() {
+  save_representations("");
   const std::vector<std::int32_t>& classes = eval_.host_classes();
   const std::int64_t n = eval_.size();
   data::write_npy(out_.file("factors.npy"),

@@ -45,7 +45,10 @@ class Trainer {
   Stopped stopped(int signal, std::int64_t epochs_done, std::int64_t steps_done) const;
   nlohmann::json results(const EvalResult& last, double seconds) const;
   void dump_step(const std::string& dir);
-  void save_latents();
+  // latents.npy and sae_codes.npy of the last evaluation, in the run directory's `subdir` ("" for
+  // the run directory itself).
+  void save_representations(const std::string& subdir);
+  void save_latents();  // the representations at the end of training, factors.npy and eval_indices.npy
 
   config::RunConfig config_;
   Backend& be_;
