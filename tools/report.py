@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns a sweep directory (vsae_gpu --json sweep.json) into report.md and PNG figures beside it.
 
-Usage: tools/report.py SWEEP_DIR [--out DIR]. Reads SWEEP_DIR/summary.json (the C++ aggregation,
+Usage: tools/report.py SWEEP_DIR [SWEEP_DIR ...] [--out DIR]. Reads each SWEEP_DIR/summary.json (the C++ aggregation,
 `vsae_gpu sweep-summary`), and each member's metrics.jsonl, results.json and checkpoint for the
 curves, histograms and feature images, and the latents and SAE codes members saved
 (output.save_latents) for the disentanglement metrics. Needs numpy and matplotlib; torch only for
@@ -26,7 +26,25 @@ PAPER_DEAD = {("dsprites", "topk"): (34.4, 0.9), ("shapes3d", "topk"): (62.7, 1.
               ("dsprites", "l1"): (41.7, 4.4), ("shapes3d", "l1"): (90.6, 0.5)}
 PAPER_RATIO = {"topk": 1.8, "l1": 2.2}
 DATASET_LABEL = {"dsprites": "dSprites", "shapes3d": "Shapes3D"}
-METHOD_LABEL = {"topk": "Top-k", "l1": "L1", "l1_prox": "L1-prox"}
+METHOD_LABEL = {"topk": "Top-k", "l1": "L1", "l1_prox": "L1-prox", "batchtopk": "BatchTopK", "jumprelu": "JumpReLU"}
+
+
+# The SAE controls and the Multi-TopK term (README: model.sae, sparsity.multi_topk), as short tags
+# in a cell's label, when a member's config.json sets them away from their defaults.
+def sae_controls(config):
+    sae = config.get("model", {}).get("sae", {})
+    tags = []
+    if sae.get("pre_encoder_bias"):
+        tags.append("pre-encoder bias")
+    if sae.get("decoder_bias_init", "default") != "default":
+        tags.append(f"b_dec={sae['decoder_bias_init']}")
+    if sae.get("tied_init"):
+        tags.append("tied init")
+    if sae.get("unit_norm_decoder"):
+        tags.append("unit-norm decoder")
+    if config.get("sparsity", {}).get("multi_topk"):
+        tags.append("Multi-TopK")
+    return tags
 
 
 def mean_std(xs):
@@ -59,10 +77,21 @@ class Cell:
         first = self.results[0] if self.results else {}
         self.dataset = self.values.get("dataset.name", first.get("dataset", "?"))
         self.method = self.values.get("sparsity.method", first.get("method", "?"))
+        config = os.path.join(self.dirs[0], "config.json") if self.dirs else ""
+        self.controls = sae_controls(load_json(config)) if os.path.exists(config) else []
         others = [f"{k}={v}" for k, v in self.values.items() if k not in ("dataset.name", "sparsity.method")]
-        self.label = " ".join([DATASET_LABEL.get(self.dataset, self.dataset),
-                               METHOD_LABEL.get(self.method, self.method)] + others)
-        self.slug = "-".join(str(v) for v in self.values.values()) or "all"
+        self.label = " ".join([DATASET_LABEL.get(self.dataset, self.dataset), METHOD_LABEL.get(self.method, self.method)]
+                              + ([f"({', '.join(self.controls)})"] if self.controls else []) + others)
+        self.slug = "-".join([str(v) for v in self.values.values()] + [c.replace("=", "-") for c in self.controls]) or "all"
+
+    def results_stat(self, getter):
+        """mean_std over the members of getter(results.json), None where a member lacks the figure."""
+        def safe(r):
+            try:
+                return getter(r)
+            except (KeyError, TypeError):
+                return None
+        return mean_std([safe(r) for r in self.results])
 
     def stat(self, figure):
         f = self.figures.get(figure)
@@ -125,6 +154,71 @@ def extended_table(cells):
                      f"{fmt(c.stat('dead_at_schedule_end'), 1, 1)} | {fmt(c.stat('recovered_neurons'), 1, 1)} | "
                      f"{fmt(c.stat('final.mig.mig'), 1, 3)} | {fmt(c.stat('images_per_s'), 1, 0)} |")
     return lines
+
+
+def is_plain(cell, method):
+    return cell.method == method and not cell.controls
+
+
+def arms_table(cells):
+    """Every cell beside the plain Top-k and plain L1 cells of its dataset: what the collapse looks
+    like at the schedule's end, what the extra epochs revive, the SAE input's γ and the sparsity
+    reached, and the losses paid."""
+    dead_end = lambda r: r["at_schedule_end"]["dead"]["headline_dead_fraction"]  # noqa: E731
+    lines = ["## Arms side by side (each control or sparsifier against plain Top-k and plain L1)", "",
+             "At the schedule's end (k = end), t = 0, ε = 0; mean ± sample std over seeds (n). Δ: points against "
+             "the plain Top-k cell of the same dataset. γ = ‖mean(x)‖ / ‖std(x)‖ of the SAE encoder's input x on the "
+             "evaluation set. Losses on the evaluation set: recon and KL in nats per image, SAE as trained.", "",
+             "| cell | dead % | Δ vs plain Top-k | paper (Top-k / L1) | dead % final | units recovered | γ | "
+             "mean L0 / k | recon | KL | SAE loss |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in cells:
+        base = next((b for b in cells if b.dataset == c.dataset and is_plain(b, "topk")), None)
+        ours, ref = c.results_stat(dead_end), base.results_stat(dead_end) if base else None
+        delta = "—" if ours is None or ref is None or c is base else f"{100 * (ours[0] - ref[0]):+.1f}"
+        paper = " / ".join(f"{PAPER_DEAD[c.dataset, m][0]:.1f}" if (c.dataset, m) in PAPER_DEAD else "—"
+                           for m in ("topk", "l1"))
+        l0 = c.results_stat(lambda r: r["at_schedule_end"]["mean_l0"])
+        k = c.results[0]["at_schedule_end"]["k"] if c.results else None
+        loss = lambda key: fmt(c.results_stat(lambda r: r["at_schedule_end"]["eval_loss"][key]), 1,  # noqa: E731
+                               3 if key == "sae" else 1).split(" (")[0]
+        lines.append(f"| {c.label} | {fmt(ours, 100)} | {delta} | {paper} | "
+                     f"{fmt(c.results_stat(lambda r: r['final']['dead']['headline_dead_fraction']), 100)} | "
+                     f"{fmt(c.results_stat(lambda r: r['recovered_neurons']), 1, 1).split(' (')[0]} | "
+                     f"{fmt(c.results_stat(lambda r: r['at_schedule_end']['sae_input']['gamma']), 1, 2).split(' (')[0]} | "
+                     f"{'—' if l0 is None else f'{l0[0]:.1f} / {k}'} | {loss('recon')} | {loss('kl')} | {loss('sae')} |")
+
+    lines += ["", "Shapes3D / dSprites ratio of dead % at the schedule's end (the paper: 1.8× for Top-k, 2.2× for L1):",
+              "", "| cell | ratio |", "| --- | --- |"]
+    for c in cells:
+        if c.dataset != "dsprites":
+            continue
+        twin = next((b for b in cells if b.dataset == "shapes3d" and b.method == c.method
+                     and b.controls == c.controls and b.values.keys() == c.values.keys()
+                     and all(b.values[k] == v for k, v in c.values.items() if k != "dataset.name")), None)
+        a, b = c.results_stat(dead_end), twin.results_stat(dead_end) if twin else None
+        ratio = "—" if not a or not b or a[0] == 0 else f"{b[0] / a[0]:.2f}×"
+        lines.append(f"| {c.label.split(' ', 1)[1]} | {ratio} |")
+    return lines
+
+
+def plot_dead_vs_k_by_dataset(cells, out_dir):
+    """Dead % against the target k, every cell of a dataset on one axis (mean over seeds)."""
+    datasets = sorted({c.dataset for c in cells})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4.8), squeeze=False)
+    for ax, dataset in zip(axes.flat, datasets):
+        for c in (c for c in cells if c.dataset == dataset):
+            e, m, s = c.per_epoch(lambda line: 100 * line["dead"]["headline_dead_fraction"])
+            k = np.array([line["k"] for line in c.metrics[0][:len(e)]]) if c.metrics else np.zeros(0)
+            # The extra epochs repeat k = end; the last of them shows where each arm ended.
+            ax.plot(k, m, marker="o", ms=3, label=c.label.split(" ", 1)[1] + f" (n={len(c.metrics)})")
+        ax.set(xlabel="k (target active units)", ylabel="dead units (%)", ylim=(0, 100),
+               title=f"{DATASET_LABEL.get(dataset, dataset)}: dead SAE units vs k")
+        ax.invert_xaxis()
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return [save(fig, out_dir, "dead_vs_k_by_dataset.png")]
 
 
 def threshold_table(cells):
@@ -475,8 +569,9 @@ def save(fig, out_dir, name):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir")
-    parser.add_argument("--out", help="where report.md and the PNGs go (default: SWEEP_DIR)")
+    parser.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
+                        help="one sweep directory, or several reported together (e.g. the arms of an ablation)")
+    parser.add_argument("--out", help="where report.md and the PNGs go (default: SWEEP_DIR; needed with several)")
     parser.add_argument("--feature-scale", type=float, default=5.0,
                         help="activation given to one SAE unit for its feature image (default 5)")
     parser.add_argument("--dci-train", type=int, default=None, metavar="N",
@@ -485,18 +580,26 @@ def main():
     parser.add_argument("--no-disentanglement", action="store_true",
                         help="leave out the disentanglement metrics (DCI, SAP, modularity, FactorVAE)")
     args = parser.parse_args()
-    out_dir = args.out or args.sweep_dir
+    if len(args.sweep_dirs) > 1 and not args.out:
+        sys.exit("report.py: --out is needed with several sweep directories")
+    out_dir = args.out or args.sweep_dirs[0]
     os.makedirs(out_dir, exist_ok=True)
-    summary_path = os.path.join(args.sweep_dir, "summary.json")
-    if not os.path.exists(summary_path):
-        sys.exit(f"report.py: {summary_path} is missing; run `vsae_gpu sweep-summary {args.sweep_dir}` first")
-    summary = load_json(summary_path)
-    cells = [Cell(args.sweep_dir, g) for g in summary["groups"] if g["members"]]
+    cells, finished, members, missing = [], 0, 0, []
+    for sweep_dir in args.sweep_dirs:
+        summary_path = os.path.join(sweep_dir, "summary.json")
+        if not os.path.exists(summary_path):
+            sys.exit(f"report.py: {summary_path} is missing; run `vsae_gpu sweep-summary {sweep_dir}` first")
+        summary = load_json(summary_path)
+        cells += [Cell(sweep_dir, g) for g in summary["groups"] if g["members"]]
+        finished += summary["finished"]
+        members += summary["members"]
+        missing += [os.path.join(os.path.relpath(sweep_dir), m) if len(args.sweep_dirs) > 1 else m
+                    for m in summary.get("missing", [])]
     if not cells:
-        sys.exit(f"report.py: no finished member in {args.sweep_dir}")
+        sys.exit(f"report.py: no finished member in {', '.join(args.sweep_dirs)}")
 
-    figures = (plot_curves(cells, out_dir) + plot_histograms(cells, out_dir) + plot_sparsity(cells, out_dir)
-               + plot_death_times(cells, out_dir))
+    figures = (plot_curves(cells, out_dir) + plot_dead_vs_k_by_dataset(cells, out_dir) + plot_histograms(cells, out_dir)
+               + plot_sparsity(cells, out_dir) + plot_death_times(cells, out_dir))
     notes = []
     try:
         import torch  # noqa: F401
@@ -504,13 +607,13 @@ def main():
     except ImportError:
         notes.append("Feature images skipped: PyTorch is not installed (Debian: python3-torch).")
 
-    missing = summary.get("missing", [])
-    lines = [f"# Sweep report: {os.path.relpath(args.sweep_dir)}", "",
-             f"{summary['finished']} of {summary['members']} members finished"
+    lines = [f"# Sweep report: {', '.join(os.path.relpath(d) for d in args.sweep_dirs)}", "",
+             f"{finished} of {members} members finished"
              + (f" (missing: {', '.join(missing)})" if missing else "") + ". "
              "Figures are mean ± sample std over seeds (n = seeds per cell); the paper's numbers are from its "
              "abstract (arXiv 2603.18056).", ""]
-    lines += main_table(cells) + [""] + extended_table(cells) + [""] + threshold_table(cells) + [""]
+    lines += main_table(cells) + [""] + arms_table(cells) + [""] + extended_table(cells) + [""]
+    lines += threshold_table(cells) + [""]
     lines += sparsity_table(cells) + [""] + death_table(cells) + [""]
     lines += (["## Disentanglement metrics", "", "Left out (--no-disentanglement)."] if args.no_disentanglement
               else disentanglement_table(cells, out_dir, args.dci_train)) + [""]

@@ -34,5 +34,29 @@ for name in ("dead_vs_epoch_and_k.png", "mig_vs_epoch.png", "fire_frequency_hist
 for name in figures:
     path = os.path.join(out, name)
     e2e.check(os.path.exists(path) and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG")
+
+# An arm of an ablation: the same sweep with the SAE input centred, reported beside the plain one.
+arm = os.path.join(work, "smoke_centred")
+r = e2e.run(["--json", os.path.join(root, "configs", "paper", "smoke.json"), "--out", arm, "--parallel", "2",
+             "--set", "model.sae.pre_encoder_bias=true", "--set", "model.sae.decoder_bias_init=mean"])
+e2e.check(r.returncode == 0, "the centred smoke sweep failed: " + r.stderr)
+report_py = ["/usr/bin/python3", os.path.join(root, "tools", "report.py")]
+r = subprocess.run(report_py + [out, arm], capture_output=True, text=True)
+e2e.check(r.returncode != 0 and "--out is needed with several sweep directories" in r.stderr,
+          "two sweeps without --out must be refused: " + r.stderr)
+both = os.path.join(work, "both")
+r = subprocess.run(report_py + [out, arm, "--out", both, "--no-disentanglement"], capture_output=True, text=True)
+e2e.check(r.returncode == 0, "report.py over two sweeps failed: " + r.stderr)
+arms = open(os.path.join(both, "report.md")).read()
+e2e.check("16 of 16 members finished" in arms, "the report counts the members of both sweeps")
+section = arms.split("## Arms side by side")[1].split("\n## ")[0]
+for dataset in ("dSprites", "Shapes3D"):
+    plain = re.findall(rf"^\| {dataset} Top-k \| [0-9.]+ ± [0-9.]+ \(n=2\) \| — \|", section, re.M)
+    centred = re.findall(rf"^\| {dataset} Top-k \(pre-encoder bias, b_dec=mean\) \| [0-9.]+ ± [0-9.]+ \(n=2\) \| "
+                         r"[-+][0-9.]+ \|", section, re.M)
+    e2e.check(len(plain) == 1 and len(centred) == 1, f"{dataset}: the arms table lacks the plain or centred row")
+e2e.check(re.search(r"^\| Top-k \(pre-encoder bias, b_dec=mean\) \| [0-9.]+× \|$", section, re.M),
+          "the arms table lacks the centred arm's Shapes3D / dSprites ratio")
+e2e.check("![dead_vs_k_by_dataset.png](dead_vs_k_by_dataset.png)" in arms, "the per-dataset dead-vs-k figure")
 print(report.split("## Extended")[0])
-print(f"PASSED: report.md with every table and {len(figures)} figures")
+print(f"PASSED: report.md with every table and {len(figures)} figures, and an arms report over two sweeps")
