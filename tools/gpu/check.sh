@@ -493,7 +493,7 @@ try:
     rows = {}
     for line in open(sys.argv[5]):
         f = line.split()
-        if len(f) == 6 and f[0] in ("dsprites", "shapes3d") and f[3] == "graph":
+        if len(f) >= 6 and f[0] in ("dsprites", "shapes3d") and f[3] == "graph":  # + GFLOP/s
             rows[(f[0], f[2])] = float(f[5])
     if ("dsprites", "64") in rows and ("shapes3d", "64") in rows:
         ratio = rows[("shapes3d", "64")] / rows[("dsprites", "64")]
@@ -503,14 +503,17 @@ except OSError:
 ips_s = ips_d * ratio
 startup = max(total_s - wall_s, 0.0)  # data generation, upload, planning: once per member
 members, epochs = 6, 150  # per dataset: 2 methods x 3 seeds; 50 + 100 epochs
-d = members * (epochs * (737280 / ips_d + eval_s) + startup)
-s = members * (epochs * (480000 / ips_s + eval_s) + startup)
+d1 = epochs * (737280 / ips_d + eval_s) + startup  # one member
+s1 = epochs * (480000 / ips_s + eval_s) + startup
 print(f"dSprites: {members} members x {epochs} epochs x ({737280 / ips_d:.1f} s training + {eval_s:.1f} s evaluation) "
-      f"+ {startup:.1f} s start-up each = {d / 3600:.2f} h")
+      f"+ {startup:.1f} s start-up each = {members * d1 / 3600:.2f} h")
 print(f"Shapes3D: images/s {how} = {ips_s:.0f}; {members} x {epochs} x ({480000 / ips_s:.1f} s + {eval_s:.1f} s) "
-      f"+ start-ups = {s / 3600:.2f} h")
-print(f"configs/paper/grid.json, members one after another on this GPU: about {(d + s) / 3600:.2f} h "
+      f"+ start-ups = {members * s1 / 3600:.2f} h")
+print(f"configs/paper/grid.json, members one after another on this GPU: about {members * (d1 + s1) / 3600:.2f} h "
       f"(assumed: L1 members as fast as Top-k; Shapes3D's evaluation and start-up as long as dSprites')")
+ablation = 21  # per dataset: (4 sparsifiers + 3 Top-k arms) x 3 seeds, configs/paper/ablations*
+print(f"configs/paper/ablations.json and ablations/*.json ({2 * ablation} members): about "
+      f"{ablation * (d1 + s1) / 3600:.2f} h (assumed: every arm as fast as Top-k)")
 PY
 )
 fi
@@ -536,7 +539,7 @@ any_fail=0
   done
   if [[ -n $grid ]]; then
     echo
-    echo "## Estimated time of configs/paper/grid.json"
+    echo "## Estimated time of configs/paper/grid.json and the ablations"
     echo
     echo "$grid" | sed 's/^/- /'
   fi
