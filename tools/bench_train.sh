@@ -8,6 +8,8 @@
 # interpreter with torch: default .venv-bench/bin/python (PyTorch 2.x, tools/bench_peer_setup.sh
 # makes it), else /usr/bin/python3 (Debian's torch 1.13, which has no torch.compile).
 # PROFILE=1 adds bench_train's per-op breakdown (its 'profile' rows) to its table.
+# Then the peak resident memory of one training process per case and engine (tools/peak_rss.py:
+# the same measure for both; a few steps after the warm-up); MEMORY=0 leaves it out.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
@@ -56,3 +58,23 @@ awk '
       }
     }
   }' <(echo "$ours") <(echo "$theirs")
+
+[[ ${MEMORY:-1} == 0 ]] && exit 0
+# One process per case and engine, so each figure is that case's alone.
+echo
+echo "# peak resident memory of one training process per case (MiB; tools/peak_rss.py, 1 warm-up + 3 steps)"
+printf "%-9s %6s %10s %12s %14s %12s\n" dataset batch vsae_gpu "torch eager" "torch compile" "vsae / eager"
+short=(--warmup 1 --steps 3 --repeats 1)
+awk '/^#/ || $1 == "dataset" || $1 == "peak" || $1 == "profile" { next } { print $1, $3 }' <<<"$ours" | sort -u -k1,1 -k2n |
+  while read -r dataset batch; do
+    case_args=(--dataset "$dataset" --batch "$batch" "${short[@]}")
+    ours_mib=$("$root/tools/peak_rss.py" "$build/tools/bench_train" "${case_args[@]}" "$@" 2>/dev/null || echo n/a)
+    torch_mib=()
+    for mode in eager compile; do
+      torch_mib+=("$("$root/tools/peak_rss.py" "$python" "$root/tools/bench_train_torch.py" --threads "$threads" \
+                     --mode "$mode" "${case_args[@]}" "$@" 2>/dev/null || echo n/a)")
+    done
+    ratio=n/a
+    [[ $ours_mib != n/a && ${torch_mib[0]} != n/a ]] && ratio=$(awk -v a="$ours_mib" -v b="${torch_mib[0]}" 'BEGIN { printf "%.2fx", a / b }')
+    printf "%-9s %6s %10s %12s %14s %12s\n" "$dataset" "$batch" "$ours_mib" "${torch_mib[0]}" "${torch_mib[1]}" "$ratio"
+  done

@@ -80,6 +80,8 @@ def main():
     p.add_argument("--batch", type=int, action="append")
     p.add_argument("--dataset", action="append", choices=["dsprites", "shapes3d"])
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    p.add_argument("--mode", action="append", choices=["eager", "compile"],
+                   help="only these modes (repeatable; default both), e.g. one per process to measure its memory")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -93,6 +95,9 @@ def main():
     print(f"# warm-up {a.warmup} steps, then the best of {a.repeats} blocks of {a.steps} steps; Top-k SAE (width 500, k 50)")
     print(f"{'dataset':9s} {'C':>2s} {'batch':>6s} {'mode':6s} {'ms/step':>10s} {'images/s':>10s}")
     has_compile = hasattr(torch, "compile") and not a.no_compile
+    if a.mode == ["compile"] and not has_compile:
+        sys.exit(f"bench_train_torch.py: --mode compile, but torch {torch.__version__} has no torch.compile"
+                 + (" (--no-compile)" if a.no_compile else ""))
     torch.manual_seed(0)
     for dataset in a.dataset or ["dsprites", "shapes3d"]:
         channels = 1 if dataset == "dsprites" else 3
@@ -102,7 +107,7 @@ def main():
             high = 2 if channels == 1 else 256
             images = torch.randint(0, high, (count, channels, 64, 64), dtype=torch.uint8, device=device)
             order = torch.arange(count, device=device)
-            for mode in ["eager", "compile"]:
+            for mode in a.mode or ["eager", "compile"]:
                 if mode == "compile" and not has_compile:
                     print(f"{dataset:9s} {channels:2d} {batch:6d} {mode:6s} {'n/a':>10s} {'n/a':>10s}")
                     continue
