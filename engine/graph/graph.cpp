@@ -2,7 +2,6 @@
 #include "engine/graph/graph.hpp"
 
 #include <algorithm>
-
 #include <cmath>
 
 #include "engine/core/philox.hpp"
