@@ -25,11 +25,12 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVSAE_CUDA=${VSAE_C
     && tools/runtime_packages.sh build/vsae_gpu > build/runtime-packages.txt
 
 # The runtime stage installs the packages that hold the libraries vsae_gpu links (runtime
-# libraries only, no -dev package), as found in the build stage.
+# libraries only, no -dev package), as found in the build stage. --no-upgrade leaves those the
+# base image already has (the CUDA image's cuBLAS and cuDNN, which it holds) as they are.
 FROM ${RUNTIME_BASE} AS runtime
 COPY --from=build /src/build/runtime-packages.txt /usr/local/share/vsae_gpu/runtime-packages.txt
 RUN apt-get update \
-    && xargs -a /usr/local/share/vsae_gpu/runtime-packages.txt apt-get install -y --no-install-recommends \
+    && xargs -a /usr/local/share/vsae_gpu/runtime-packages.txt apt-get install -y --no-install-recommends --no-upgrade \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/vsae_gpu /usr/local/bin/vsae_gpu
 COPY configs /configs

@@ -62,17 +62,27 @@ awk '
 [[ ${MEMORY:-1} == 0 ]] && exit 0
 # One process per case and engine, so each figure is that case's alone.
 echo
-echo "# peak resident memory of one training process per case (MiB; tools/peak_rss.py, 1 warm-up + 3 steps)"
+echo "# peak resident (host) memory of one training process per case (MiB; tools/peak_rss.py, 1 warm-up + 3 steps)"
 printf "%-9s %6s %10s %12s %14s %12s\n" dataset batch vsae_gpu "torch eager" "torch compile" "vsae / eager"
 short=(--warmup 1 --steps 3 --repeats 1)
+# The extra arguments without their --batch and --dataset (both tools append repeated ones), so
+# that each process runs its one case.
+rest=()
+while (($#)); do
+  case $1 in
+    --batch|--dataset) shift 2 || shift ;;
+    --batch=*|--dataset=*) shift ;;
+    *) rest+=("$1"); shift ;;
+  esac
+done
 awk '/^#/ || $1 == "dataset" || $1 == "peak" || $1 == "profile" { next } { print $1, $3 }' <<<"$ours" | sort -u -k1,1 -k2n |
   while read -r dataset batch; do
     case_args=(--dataset "$dataset" --batch "$batch" "${short[@]}")
-    ours_mib=$("$root/tools/peak_rss.py" "$build/tools/bench_train" "${case_args[@]}" "$@" 2>/dev/null || echo n/a)
+    ours_mib=$("$root/tools/peak_rss.py" "$build/tools/bench_train" "${case_args[@]}" "${rest[@]}" 2>/dev/null || echo n/a)
     torch_mib=()
     for mode in eager compile; do
       torch_mib+=("$("$root/tools/peak_rss.py" "$python" "$root/tools/bench_train_torch.py" --threads "$threads" \
-                     --mode "$mode" "${case_args[@]}" "$@" 2>/dev/null || echo n/a)")
+                     --mode "$mode" "${case_args[@]}" "${rest[@]}" 2>/dev/null || echo n/a)")
     done
     ratio=n/a
     [[ $ours_mib != n/a && ${torch_mib[0]} != n/a ]] && ratio=$(awk -v a="$ours_mib" -v b="${torch_mib[0]}" 'BEGIN { printf "%.2fx", a / b }')

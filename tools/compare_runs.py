@@ -56,6 +56,8 @@ def compare(a_lines, b_lines, sae_width, label="", names=("a", "b")):
             for term, ref in b[section].items():
                 near(f"{at} {section}.{term}", a[section][term], ref, LOSS_RTOL * abs(ref) + LOSS_ATOL)
         near(f"{at} dead.headline", a["dead"]["headline_dead_fraction"], b["dead"]["headline_dead_fraction"], dead_tol)
+        if len(a["dead"]["grid"]) != len(b["dead"]["grid"]):
+            problems.append(f"{at}: dead grids of {len(a['dead']['grid'])} and {len(b['dead']['grid'])} cells")
         for ca, cb in zip(a["dead"]["grid"], b["dead"]["grid"]):
             near(f"{at} dead(t={cb['t']}, eps={cb['eps']})", ca["dead_fraction"], cb["dead_fraction"], dead_tol)
         near(f"{at} dead_in_training", a["dead_in_training"], b["dead_in_training"], dead_tol)
@@ -81,7 +83,11 @@ def main(argv):
     if strip(configs[0]) != strip(configs[1]):
         print("compare_runs.py: the two runs have different configs (beyond device and output)", file=sys.stderr)
         return 2
-    problems = compare(lines[0], lines[1], configs[1]["model"]["sae_width"], names=tuple(argv))
+    try:
+        problems = compare(lines[0], lines[1], configs[1]["model"]["sae_width"], names=tuple(argv))
+    except (KeyError, TypeError) as e:
+        print(f"compare_runs.py: a metrics line lacks a figure it compares: {e}", file=sys.stderr)
+        return 2
     for p in problems:
         print(p)
     if problems:

@@ -10,6 +10,7 @@ feature images, scikit-learn only for the disentanglement metrics.
 import argparse
 import math
 import os
+import re
 import sys
 
 import matplotlib
@@ -47,6 +48,11 @@ def sae_controls(config):
     return tags
 
 
+def slugify(text):
+    """A file-name part: letters, digits, '_', '.' and '-' only (Markdown links break on spaces)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
 def mean_std(xs):
     """Sample std (n − 1), as summary.json reports it."""
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
@@ -82,16 +88,19 @@ class Cell:
         others = [f"{k}={v}" for k, v in self.values.items() if k not in ("dataset.name", "sparsity.method")]
         self.label = " ".join([DATASET_LABEL.get(self.dataset, self.dataset), METHOD_LABEL.get(self.method, self.method)]
                               + ([f"({', '.join(self.controls)})"] if self.controls else []) + others)
-        self.slug = "-".join([str(v) for v in self.values.values()] + [c.replace("=", "-") for c in self.controls]) or "all"
+        self.slug = slugify("-".join([str(v) for v in self.values.values()] + self.controls)) or "all"
 
-    def results_stat(self, getter):
-        """mean_std over the members of getter(results.json), None where a member lacks the figure."""
-        def safe(r):
-            try:
-                return getter(r)
-            except (KeyError, TypeError):
-                return None
-        return mean_std([safe(r) for r in self.results])
+    def results_stat(self, *path):
+        """mean_std over the members of results.json's figure at `path` (keys), leaving out members
+        where it is absent or null (e.g. no γ before it was measured, no revival count without extra
+        epochs)."""
+        def figure(r):
+            for key in path:
+                if not isinstance(r, dict) or r.get(key) is None:
+                    return None
+                r = r[key]
+            return r
+        return mean_std([figure(r) for r in self.results])
 
     def stat(self, figure):
         f = self.figures.get(figure)
@@ -113,7 +122,7 @@ def main_table(cells):
              "| --- | --- | --- | --- | --- |"]
     for c in cells:
         ours = c.stat("at_schedule_end.dead.headline_dead_fraction")
-        paper = PAPER_DEAD.get((c.dataset, c.method))
+        paper = PAPER_DEAD.get((c.dataset, c.method)) if not c.controls else None  # the paper ran plain SAEs
         diff = "—" if ours is None or paper is None else f"{100 * ours[0] - paper[0]:+.1f}"
         paper_s = "—" if paper is None else f"{paper[0]:.1f} ± {paper[1]:.1f}"
         lines.append(f"| {DATASET_LABEL.get(c.dataset, c.dataset)} | {c.label.split(' ', 1)[1]} | "
@@ -128,7 +137,7 @@ def main_table(cells):
         a = c.stat("at_schedule_end.dead.headline_dead_fraction")
         b = by_key[("shapes3d", rest)].stat("at_schedule_end.dead.headline_dead_fraction")
         ratio = None if not a or not b or a[0] == 0 else b[0] / a[0]
-        paper = PAPER_RATIO.get(c.method)
+        paper = PAPER_RATIO.get(c.method) if not c.controls else None
         lines.append(f"| {rest} | {'—' if ratio is None else f'{ratio:.2f}×'} | "
                      f"{'—' if paper is None else f'{paper:.1f}×'} | "
                      f"{'—' if ratio is None or paper is None else f'{ratio - paper:+.2f}'} |")
@@ -164,8 +173,8 @@ def arms_table(cells):
     """Every cell beside the plain Top-k and plain L1 cells of its dataset: what the collapse looks
     like at the schedule's end, what the extra epochs revive, the SAE input's γ and the sparsity
     reached, and the losses paid."""
-    dead_end = lambda r: r["at_schedule_end"]["dead"]["headline_dead_fraction"]  # noqa: E731
-    lines = ["## Arms side by side (each control or sparsifier against plain Top-k and plain L1)", "",
+    dead_end = ("at_schedule_end", "dead", "headline_dead_fraction")
+    lines = ["## Arms side by side (each control or sparsifier against plain Top-k)", "",
              "At the schedule's end (k = end), t = 0, ε = 0; mean ± sample std over seeds (n). Δ: points against "
              "the plain Top-k cell of the same dataset. γ = ‖mean(x)‖ / ‖std(x)‖ of the SAE encoder's input x on the "
              "evaluation set. Losses on the evaluation set: recon and KL in nats per image, SAE as trained.", "",
@@ -174,19 +183,19 @@ def arms_table(cells):
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in cells:
         base = next((b for b in cells if b.dataset == c.dataset and is_plain(b, "topk")), None)
-        ours, ref = c.results_stat(dead_end), base.results_stat(dead_end) if base else None
+        ours, ref = c.results_stat(*dead_end), base.results_stat(*dead_end) if base else None
         delta = "—" if ours is None or ref is None or c is base else f"{100 * (ours[0] - ref[0]):+.1f}"
         paper = " / ".join(f"{PAPER_DEAD[c.dataset, m][0]:.1f}" if (c.dataset, m) in PAPER_DEAD else "—"
                            for m in ("topk", "l1"))
-        l0 = c.results_stat(lambda r: r["at_schedule_end"]["mean_l0"])
-        k = c.results[0]["at_schedule_end"]["k"] if c.results else None
-        loss = lambda key: fmt(c.results_stat(lambda r: r["at_schedule_end"]["eval_loss"][key]), 1,  # noqa: E731
+        l0, k = c.results_stat("at_schedule_end", "mean_l0"), c.results_stat("at_schedule_end", "k")
+        loss = lambda key: fmt(c.results_stat("at_schedule_end", "eval_loss", key), 1,  # noqa: E731
                                3 if key == "sae" else 1).split(" (")[0]
         lines.append(f"| {c.label} | {fmt(ours, 100)} | {delta} | {paper} | "
-                     f"{fmt(c.results_stat(lambda r: r['final']['dead']['headline_dead_fraction']), 100)} | "
-                     f"{fmt(c.results_stat(lambda r: r['recovered_neurons']), 1, 1).split(' (')[0]} | "
-                     f"{fmt(c.results_stat(lambda r: r['at_schedule_end']['sae_input']['gamma']), 1, 2).split(' (')[0]} | "
-                     f"{'—' if l0 is None else f'{l0[0]:.1f} / {k}'} | {loss('recon')} | {loss('kl')} | {loss('sae')} |")
+                     f"{fmt(c.results_stat('final', 'dead', 'headline_dead_fraction'), 100)} | "
+                     f"{fmt(c.results_stat('recovered_neurons'), 1, 1).split(' (')[0]} | "
+                     f"{fmt(c.results_stat('at_schedule_end', 'sae_input', 'gamma'), 1, 2).split(' (')[0]} | "
+                     f"{'—' if l0 is None or k is None else f'{l0[0]:.1f} / {k[0]:.0f}'} | {loss('recon')} | "
+                     f"{loss('kl')} | {loss('sae')} |")
 
     lines += ["", "Shapes3D / dSprites ratio of dead % at the schedule's end (the paper: 1.8× for Top-k, 2.2× for L1):",
               "", "| cell | ratio |", "| --- | --- |"]
@@ -196,7 +205,7 @@ def arms_table(cells):
         twin = next((b for b in cells if b.dataset == "shapes3d" and b.method == c.method
                      and b.controls == c.controls and b.values.keys() == c.values.keys()
                      and all(b.values[k] == v for k, v in c.values.items() if k != "dataset.name")), None)
-        a, b = c.results_stat(dead_end), twin.results_stat(dead_end) if twin else None
+        a, b = c.results_stat(*dead_end), twin.results_stat(*dead_end) if twin else None
         ratio = "—" if not a or not b or a[0] == 0 else f"{b[0] / a[0]:.2f}×"
         lines.append(f"| {c.label.split(' ', 1)[1]} | {ratio} |")
     return lines
@@ -567,6 +576,17 @@ def save(fig, out_dir, name):
     return name
 
 
+def name_duplicate_cells(cells):
+    """Cells of several sweeps that would share a label (they differ in a setting the label does
+    not show) get their sweep directory's name in the label and the slug."""
+    labels = [c.label for c in cells]
+    for c in cells:
+        if labels.count(c.label) > 1:
+            sweep = os.path.basename(os.path.dirname(os.path.normpath(c.dirs[0])))
+            c.label += f" [{sweep}]"
+            c.slug = slugify(f"{c.slug}-{sweep}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
@@ -597,6 +617,7 @@ def main():
                     for m in summary.get("missing", [])]
     if not cells:
         sys.exit(f"report.py: no finished member in {', '.join(args.sweep_dirs)}")
+    name_duplicate_cells(cells)
 
     figures = (plot_curves(cells, out_dir) + plot_dead_vs_k_by_dataset(cells, out_dir) + plot_histograms(cells, out_dir)
                + plot_sparsity(cells, out_dir) + plot_death_times(cells, out_dir))

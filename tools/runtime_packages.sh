@@ -6,8 +6,13 @@
 set -euo pipefail
 binary=${1:?usage: runtime_packages.sh BINARY}
 [[ -x $binary ]] || { echo "runtime_packages.sh: $binary is not an executable" >&2; exit 2; }
+command -v objdump >/dev/null || { echo "runtime_packages.sh: needs objdump (binutils)" >&2; exit 2; }
 # Only the libraries BINARY names itself (DT_NEEDED); apt brings what they depend on.
 needed=$(objdump -p "$binary" | awk '$1 == "NEEDED" {print $2}')
+# A library the loader cannot find would be missing from the image too; the driver's libcuda is
+# the GPU machine's, never the image's.
+missing=$(ldd "$binary" | awk '/=> not found/ && $1 != "libcuda.so.1" {print $1}')
+[[ -z $missing ]] || { echo "runtime_packages.sh: $binary links libraries the loader cannot find: $missing" >&2; exit 1; }
 ldd "$binary" | awk '/=> \// {print $1, $3}' | while read -r name lib; do
   grep -q -x -F "$name" <<<"$needed" || continue
   # merged /usr: dpkg may know the file under /lib or /usr/lib, by its link name or its target.

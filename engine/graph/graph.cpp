@@ -56,8 +56,11 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
 
   // Parameters are laid out group by group (see param_groups), each group in creation order.
   std::vector<float> scales{1.0f};
-  for (const Parameter& p : params_)
+  for (const Parameter& p : params_) {
+    VSAE_CHECK(std::isfinite(p.lr_scale) && p.lr_scale >= 0.0f,
+               "parameter " << p.name << ": lr_scale must be finite and >= 0, got " << p.lr_scale);
     if (std::find(scales.begin(), scales.end(), p.lr_scale) == scales.end()) scales.push_back(p.lr_scale);
+  }
   ArenaPlan param_plan;
   std::vector<std::size_t> param_offsets(params_.size());
   std::vector<std::size_t> group_ends;

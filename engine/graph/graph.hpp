@@ -44,7 +44,7 @@ struct Parameter {
   Shape shape;       // PyTorch layout
   ParamInit init;
   Tensor value, grad, adam_m, adam_v;  // set by Graph::plan
-  float lr_scale = 1.0f;  // Adam's learning rate for this tensor is the step's times this
+  float lr_scale = 1.0f;  // Adam's learning rate for this tensor is the step's times this (set before plan)
 };
 
 // The parameters that share one learning-rate scale: contiguous slices of the four arenas, so one

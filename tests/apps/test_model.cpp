@@ -112,6 +112,34 @@ TEST(Model, L1ControllerRaisesLambdaWhenTooManyUnitsFire) {
   EXPECT_GT(model.read_losses(be).l1, 0.0f);
 }
 
+// sparsity.jumprelu.threshold_lr_scale reaches Adam: the first step moves log θ by lr·scale
+// (Adam's first step is lr·g/(|g| + ε) per entry), every other parameter by at most lr.
+TEST(Model, JumpReluThresholdLearnsAtItsOwnRate) {
+  Backend& be = test::cpu();
+  ModelConfig cfg;
+  cfg.sae = SaeKind::jumprelu;
+  cfg.jumprelu_bandwidth = 100.0f;  // every pre-activation in the window: every θ gets a gradient
+  cfg.jumprelu_threshold_lr_scale = 100.0f;
+  VaeSaeModel model(be, cfg, 4, 7);
+  std::vector<float> x = tiny_batch(4, 1);
+  be.upload(model.input().data, x.data());
+  model.set_k(be, 10);
+  model.set_coefficient(be, 1.0f);
+  auto values = [&](const char* name) {
+    const Tensor& t = model.graph().find_parameter(name).value;
+    std::vector<float> host(static_cast<std::size_t>(t.numel()));
+    be.download(host.data(), t);
+    return host;
+  };
+  const std::vector<float> theta0 = values("sae.log_threshold"), w0 = values("sae.enc.weight");
+  const AdamHyper hyper{1e-4f};
+  model.train_step(be, hyper);
+  const std::vector<float> theta1 = values("sae.log_threshold"), w1 = values("sae.enc.weight");
+  for (std::size_t j = 0; j < theta0.size(); ++j)
+    EXPECT_NEAR(std::fabs(theta1[j] - theta0[j]), 100.0f * hyper.lr, 1e-3f * 100.0f * hyper.lr) << "unit " << j;
+  for (std::size_t i = 0; i < w0.size(); ++i) ASSERT_LE(std::fabs(w1[i] - w0[i]), hyper.lr * (1.0f + 1e-4f));
+}
+
 // The most a correct Adam can move one parameter in `steps` steps. With bias correction, step t
 // moves it by lr·|m̂_t|/(√v̂_t + ε), and Cauchy–Schwarz over the gradient history bounds
 //   |m̂_t|/√v̂_t ≤ (1−β1)/(1−β1^t) · √((1−β2^t)/(1−β2)) · √(Σ_{i<t} (β1²/β2)^i),

@@ -58,5 +58,9 @@ for dataset in ("dSprites", "Shapes3D"):
 e2e.check(re.search(r"^\| Top-k \(pre-encoder bias, b_dec=mean\) \| [0-9.]+× \|$", section, re.M),
           "the arms table lacks the centred arm's Shapes3D / dSprites ratio")
 e2e.check("![dead_vs_k_by_dataset.png](dead_vs_k_by_dataset.png)" in arms, "the per-dataset dead-vs-k figure")
+arm_figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", arms)
+e2e.check("features_dsprites-topk-pre-encoder-bias-b_dec-mean.png" in arm_figures, f"the centred arm's features: {arm_figures}")
+for name in arm_figures:
+    e2e.check(" " not in name and os.path.exists(os.path.join(both, name)), f"figure {name!r}: a space or missing")
 print(report.split("## Extended")[0])
 print(f"PASSED: report.md with every table and {len(figures)} figures, and an arms report over two sweeps")

@@ -6,6 +6,7 @@
 set -u
 src=$1 binary=$2
 command -v dpkg >/dev/null || { echo "SKIPPED: no dpkg (not a Debian-based system)"; exit 77; }
+command -v objdump >/dev/null || { echo "SKIPPED: no objdump (binutils)"; exit 77; }
 packages=$("$src/tools/runtime_packages.sh" "$binary") || { echo "FAILED: runtime_packages.sh failed"; exit 1; }
 echo "$packages"
 fail=0

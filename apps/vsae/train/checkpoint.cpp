@@ -76,7 +76,7 @@ void load_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, T
   };
   if (meta("format") != "vsae_gpu checkpoint v1") throw Error("checkpoint " + path + ": unknown format '" + meta("format") + "'");
   if (!state.config_digest.empty() && meta("config_digest") != state.config_digest)
-    throw Error("checkpoint " + path + ": it was written by a run with a different config; resume needs the same config");
+    throw Error("checkpoint " + path + ": it was written by a run with a different config (or by a vsae_gpu version whose config has other keys or defaults); resume needs the same config and version");
   try {
     state.epochs_done = std::stoll(meta("epochs_done"));
     state.steps_done = std::stoll(meta("steps_done"));
