@@ -43,6 +43,43 @@ TEST(Config, ResolvedConfigRoundTrips) {
   EXPECT_EQ(a.to_json(), b.to_json());
 }
 
+// A run resumes under the settings it computes with: device and output may change, and so may
+// the sections of sparsifiers it does not use; its own sparsifier's settings may not.
+TEST(Config, ResumeIdentityKeepsOnlyTheSettingsTheRunUses) {
+  auto digest = [](const json& j) { return resume_digest(parse_run_config(j)); };
+  const json topk = {{"sparsity", {{"method", "topk"}}}};
+  json moved = topk;
+  moved["device"] = "cuda";
+  moved["output"] = {{"dir", "elsewhere"}};
+  EXPECT_EQ(digest(topk), digest(moved));
+  json tuned = topk;
+  tuned["sparsity"]["jumprelu"] = {{"coefficient", 30.0}};
+  tuned["sparsity"]["batchtopk"] = {{"threshold_beta", 0.99}};
+  tuned["sparsity"]["controller"] = {{"rate", 0.01}};
+  EXPECT_EQ(digest(topk), digest(tuned));
+  json schedule = topk;
+  schedule["sparsity"]["schedule"] = {{"end", 40}};
+  EXPECT_NE(digest(topk), digest(schedule));
+
+  const json jumprelu = {{"sparsity", {{"method", "jumprelu"}}}};
+  json jumprelu_tuned = jumprelu;
+  jumprelu_tuned["sparsity"]["jumprelu"] = {{"coefficient", 30.0}};
+  EXPECT_NE(digest(jumprelu), digest(jumprelu_tuned));
+  jumprelu_tuned = jumprelu;
+  jumprelu_tuned["sparsity"]["controller"] = {{"rate", 0.01}};
+  EXPECT_EQ(digest(jumprelu), digest(jumprelu_tuned));
+  for (const char* method : {"l1", "l1_prox"}) {
+    const json l1 = {{"sparsity", {{"method", method}}}};
+    json l1_tuned = l1;
+    l1_tuned["sparsity"]["controller"] = {{"rate", 0.01}};
+    EXPECT_NE(digest(l1), digest(l1_tuned)) << method;
+  }
+  const json batchtopk = {{"sparsity", {{"method", "batchtopk"}}}};
+  json batchtopk_tuned = batchtopk;
+  batchtopk_tuned["sparsity"]["batchtopk"] = {{"threshold_beta", 0.99}};
+  EXPECT_NE(digest(batchtopk), digest(batchtopk_tuned));
+}
+
 struct BadCase {
   const char* label;
   json config;

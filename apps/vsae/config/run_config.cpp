@@ -155,6 +155,13 @@ void read_revival(JsonReader r, RevivalConfig& v, ModelConfig& m) {
 json resume_identity(json resolved) {
   resolved.erase("device");
   resolved.erase("output");
+  // The settings of the other sparsifiers do not change what this one computes, so a sweep may
+  // tune JumpReLU without invalidating its Top-k members.
+  json& sparsity = resolved["sparsity"];
+  const std::string method = sparsity.value("method", "");
+  if (method != "jumprelu") sparsity.erase("jumprelu");
+  if (method != "batchtopk") sparsity.erase("batchtopk");
+  if (method != "l1" && method != "l1_prox") sparsity.erase("controller");
   return resolved;
 }
 

@@ -111,7 +111,8 @@ RunConfig parse_run_config(const nlohmann::json& root);
 const char* to_string(SaeKind kind);
 
 // What must stay the same for a run to resume: the resolved config without `device` and
-// `output` (a run may move to another device or directory between its pieces).
+// `output` (a run may move to another device or directory between its pieces), and without the
+// sections of the sparsifiers it does not use (sparsity.jumprelu, .batchtopk, .controller).
 nlohmann::json resume_identity(nlohmann::json resolved);
 // A stable digest of resume_identity (FNV-1a, the same on every platform and build).
 std::string resume_digest(const RunConfig& config);
