@@ -22,6 +22,13 @@ ldd "$binary" | awk '/=> \// {print $1, $3}' | while read -r name lib; do
       continue 2
     fi
   done
+  # A CUDA toolkit installed without dpkg (NVIDIA's runfile): its libraries come with the CUDA
+  # base image, not from this list.
+  case $name in
+    libcudart.so.*|libcublas.so.*|libcublasLt.so.*|libcudnn*.so.*|libnvrtc*.so.*|libnvJitLink.so.*)
+      echo "runtime_packages.sh: no package holds $lib; left to the CUDA base image" >&2
+      continue ;;
+  esac
   echo "runtime_packages.sh: no package holds $lib" >&2
   exit 1
 done | sort -u | grep -v -x -E 'libc6|libstdc\+\+6|libgcc-s1'
