@@ -170,9 +170,9 @@ def is_plain(cell, method):
 
 
 def arms_table(cells):
-    """Every cell beside the plain Top-k and plain L1 cells of its dataset: what the collapse looks
-    like at the schedule's end, what the extra epochs revive, the SAE input's γ and the sparsity
-    reached, and the losses paid."""
+    """Every cell against the plain Top-k cell of its dataset (and the paper's Top-k and L1
+    figures): what the collapse looks like at the schedule's end, what the extra epochs revive, the
+    SAE input's γ and the sparsity reached, and the losses paid."""
     dead_end = ("at_schedule_end", "dead", "headline_dead_fraction")
     lines = ["## Arms side by side (each control or sparsifier against plain Top-k)", "",
              "At the schedule's end (k = end), t = 0, ε = 0; mean ± sample std over seeds (n). Δ: points against "
