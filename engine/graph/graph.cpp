@@ -72,7 +72,6 @@ void Graph::plan(Backend& be, std::uint64_t seed) {
     }
     group_ends.push_back(param_plan.total_bytes());
   }
-  param_arena_bytes_ = param_plan.total_bytes();
 
   ArenaPlan act_plan;
   ArenaPlan grad_plan = param_plan;  // activation gradients follow the parameter gradients
@@ -197,10 +196,6 @@ std::int64_t Graph::parameter_count() const {
   std::int64_t n = 0;
   for (const Parameter& p : params_) n += p.shape.numel();
   return n;
-}
-
-Tensor Graph::flat_param_grads() const {
-  return grads_.view(Shape{static_cast<std::int64_t>(param_arena_bytes_ / 4)}, DType::f32, 0);
 }
 
 }  // namespace vsae

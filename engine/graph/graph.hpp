@@ -118,13 +118,10 @@ class Graph {
   bool has_value(const std::string& name) const;
   std::int64_t parameter_count() const;  // scalars, excluding alignment padding
 
-  // Flat views over whole arenas, identical layout: the optimizer updates all tensors at once.
-  Tensor flat_params() const { return params_arena_.flat(DType::f32); }
-  Tensor flat_param_grads() const;
-  Tensor flat_adam_m() const { return adam_m_arena_.flat(DType::f32); }
-  Tensor flat_adam_v() const { return adam_v_arena_.flat(DType::f32); }
-  // The arenas split by lr_scale: the parameters of scale 1 first (the whole arena when no
-  // parameter has another scale), then one group per other scale, in order of first use.
+  // The parameter, gradient and Adam arenas share one layout, split by lr_scale into flat groups
+  // that the optimizer updates in one launch each: the parameters of scale 1 first (the whole
+  // arena when no parameter has another scale), then one group per other scale, in order of
+  // first use.
   const std::vector<ParamGroup>& param_groups() const { return param_groups_; }
 
  private:
@@ -144,7 +141,6 @@ class Graph {
   Storage grads_;
   Tensor accumulated_grads_;
   Storage params_arena_, adam_m_arena_, adam_v_arena_;
-  std::size_t param_arena_bytes_ = 0;
   std::vector<ParamGroup> param_groups_;
 };
 

@@ -1,5 +1,6 @@
-// Fused Adam over the whole parameter arena: parameters, gradients and both moments are each one
-// flat buffer, so one launch updates every tensor of the model (multi-tensor apply without lists).
+// Fused Adam over one parameter group (Graph::param_groups): its parameters, gradients and both
+// moments are each one flat buffer, so one launch updates every tensor of the group (multi-tensor
+// apply without lists).
 #pragma once
 
 #include "engine/core/backend.hpp"

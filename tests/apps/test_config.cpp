@@ -80,6 +80,30 @@ TEST(Config, ResumeIdentityKeepsOnlyTheSettingsTheRunUses) {
   EXPECT_NE(digest(batchtopk), digest(batchtopk_tuned));
 }
 
+TEST(Config, FirstDifferenceNamesTheKeyPath) {
+  const json a = {{"model", {{"conv_channels", {32, 32}}, {"sae_width", 500}}}, {"seed", 0}};
+  EXPECT_EQ(first_difference(a, a), "");
+  json b = a;
+  b["model"]["sae_width"] = 64;
+  EXPECT_EQ(first_difference(a, b), "model.sae_width");
+  b = a;
+  b["model"]["conv_channels"][1] = 64;
+  EXPECT_EQ(first_difference(a, b), "model.conv_channels.1");
+  b = a;
+  b.erase("seed");
+  EXPECT_EQ(first_difference(a, b), "seed");
+  EXPECT_EQ(first_difference(json(1), json(2)), "the whole config");
+}
+
+TEST(Config, ResumeIdentityOfAFileWithoutAValidSparsitySectionIsTheFileItself) {
+  // A member's config.json read back from disk may lack the section or hold the wrong type there.
+  for (const json& file : {json::object(), json{{"sparsity", nullptr}}, json{{"sparsity", {{"method", 3}}}}}) {
+    EXPECT_EQ(resume_identity(file), file) << file.dump();
+  }
+  const json parsed = parse_run_config(json::object()).to_json();
+  EXPECT_NE(resume_identity(json::object()), resume_identity(parsed));
+}
+
 struct BadCase {
   const char* label;
   json config;
@@ -128,6 +152,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "sparsity.jumprelu.bandwidth must be positive"},
         BadCase{"JumpReluNegativeThresholdLrScale", {{"sparsity", {{"jumprelu", {{"threshold_lr_scale", -1.0}}}}}},
                 "sparsity.jumprelu.threshold_lr_scale must be between 0 and 1e+06, got -1"},
+        BadCase{"JumpReluZeroThresholdLrScale", {{"sparsity", {{"jumprelu", {{"threshold_lr_scale", 0.0}}}}}},
+                "sparsity.jumprelu.threshold_lr_scale must be positive"},
         BadCase{"NameWithSlash", {{"name", "a/b"}}, "name must be a non-empty string without '/'"},
         BadCase{"RootNotObject", json::array({1, 2}), "the config must be a JSON object"}),
     [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.label); });

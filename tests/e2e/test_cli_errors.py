@@ -49,7 +49,8 @@ other = e2e.tiny_config(run_dir, **{"model": {"sae_width": 32}})
 other["sparsity"] = {"schedule": {"start": 32, "end": 8, "epochs": 1}}
 other["training"] = {"epochs": 1, "extra_epochs": 0, "batch_size": 32}
 open(checkpoint, "wb").write(data)
-expect_error(["--json", config_file("other.json", other), "--resume"], "different config", "checkpoint of another config")
+expect_error(["--json", config_file("other.json", other), "--resume"], "different config (model.sae_width differs)",
+             "checkpoint of another config")
 # A diverging run (lr 10 with a huge L1 weight) stops at the NaN guard with the step number and
 # writes no results from the broken state.
 nan_dir = os.path.join(work, "nan")

@@ -29,12 +29,15 @@ TEST(Graph, PlansParametersGradientsAndAliases) {
   EXPECT_EQ(w.shape, (Shape{5, 48}));
   EXPECT_EQ(b.shape, (Shape{5}));
   EXPECT_EQ(g.parameter_count(), 5 * 48 + 5);
-  // The flat arenas share one layout, so one Adam launch covers every tensor.
+  // The arenas share one layout, so one Adam launch covers every tensor of a group.
+  ASSERT_EQ(g.param_groups().size(), 1u);
+  const ParamGroup& all = g.param_groups()[0];
   auto offset = [](const Tensor& t, const Tensor& base) {
     return static_cast<const std::byte*>(t.data) - static_cast<const std::byte*>(base.data);
   };
-  EXPECT_EQ(offset(b.value, g.flat_params()), offset(b.grad, g.flat_param_grads()));
-  EXPECT_EQ(offset(b.value, g.flat_params()), offset(b.adam_m, g.flat_adam_m()));
+  EXPECT_EQ(offset(b.value, all.params), offset(b.grad, all.grads));
+  EXPECT_EQ(offset(b.value, all.params), offset(b.adam_m, all.adam_m));
+  EXPECT_EQ(offset(b.value, all.params), offset(b.adam_v, all.adam_v));
   EXPECT_THROW(g.value("late", Shape{1}), Error);
   EXPECT_THROW(g.find_parameter("fc.nothing"), Error);
 }
@@ -65,7 +68,8 @@ TEST(Graph, ParameterGroupsSplitTheArenaByLearningRateScale) {
   EXPECT_TRUE(inside(w.value, groups[0].params) && inside(w.grad, groups[0].grads));
   EXPECT_TRUE(inside(extra->value, groups[1].params) && inside(extra->adam_m, groups[1].adam_m) &&
               inside(extra->adam_v, groups[1].adam_v) && inside(extra->grad, groups[1].grads));
-  EXPECT_EQ(groups[0].params.numel() + groups[1].params.numel(), g.flat_params().numel());
+  EXPECT_EQ(static_cast<const float*>(groups[0].params.data) + groups[0].params.numel(),
+            static_cast<const float*>(groups[1].params.data));  // the groups tile the arena
 
   auto download_floats = [&](const Tensor& t) {
     std::vector<float> host(static_cast<std::size_t>(t.numel()));
@@ -75,7 +79,8 @@ TEST(Graph, ParameterGroupsSplitTheArenaByLearningRateScale) {
   // Adam's first step moves every parameter with a non-zero gradient by lr · sign(g).
   const std::vector<float> before = download_floats(extra->value);
   const std::vector<float> w_before = download_floats(w.value);
-  be.upload(g.flat_param_grads(), std::vector<float>(static_cast<std::size_t>(g.flat_param_grads().numel()), 0.25f).data());
+  for (const ParamGroup& group : groups)
+    be.upload(group.grads, std::vector<float>(static_cast<std::size_t>(group.grads.numel()), 0.25f).data());
   Storage step_store = be.allocate(Storage::kAlignment);
   Tensor step = step_store.view(Shape{1}, DType::i32);
   const std::int32_t one = 1;

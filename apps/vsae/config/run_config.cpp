@@ -17,12 +17,11 @@ namespace {
 
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
 
+// The method a sparsity.method name selects; identity for a name that selects none.
 SaeKind parse_method(const std::string& s) {
-  if (s == "topk") return SaeKind::topk;
-  if (s == "l1") return SaeKind::l1;
-  if (s == "batchtopk") return SaeKind::batchtopk;
-  if (s == "jumprelu") return SaeKind::jumprelu;
-  return SaeKind::l1_prox;
+  for (SaeKind kind : {SaeKind::topk, SaeKind::l1, SaeKind::l1_prox, SaeKind::batchtopk, SaeKind::jumprelu})
+    if (s == to_string(kind)) return kind;
+  return SaeKind::identity;
 }
 
 void read_jumprelu(JsonReader r, double& coefficient, ModelConfig& m) {
@@ -34,6 +33,7 @@ void read_jumprelu(JsonReader r, double& coefficient, ModelConfig& m) {
   if (m.jumprelu_initial_threshold <= 0.0f) throw Error(r.key_path("initial_threshold") + " must be positive");
   m.jumprelu_threshold_lr_scale =
       static_cast<float>(r.number("threshold_lr_scale", m.jumprelu_threshold_lr_scale, 0.0, 1e6));
+  if (m.jumprelu_threshold_lr_scale <= 0.0f) throw Error(r.key_path("threshold_lr_scale") + " must be positive");
   r.reject_unknown_keys();
 }
 
@@ -157,11 +157,15 @@ json resume_identity(json resolved) {
   resolved.erase("output");
   // The settings of the other sparsifiers do not change what this one computes, so a sweep may
   // tune JumpReLU without invalidating its Top-k members.
-  json& sparsity = resolved["sparsity"];
-  const std::string method = sparsity.value("method", "");
-  if (method != "jumprelu") sparsity.erase("jumprelu");
-  if (method != "batchtopk") sparsity.erase("batchtopk");
-  if (method != "l1" && method != "l1_prox") sparsity.erase("controller");
+  // A file without a valid sparsity section keeps all of it, so it differs from any parsed config.
+  const auto sparsity = resolved.find("sparsity");
+  if (sparsity == resolved.end() || !sparsity->is_object()) return resolved;
+  const auto method_it = sparsity->find("method");
+  if (method_it == sparsity->end() || !method_it->is_string()) return resolved;
+  const SaeKind method = parse_method(method_it->get<std::string>());
+  if (method != SaeKind::jumprelu) sparsity->erase("jumprelu");
+  if (method != SaeKind::batchtopk) sparsity->erase("batchtopk");
+  if (!has_controlled_coefficient(method)) sparsity->erase("controller");
   return resolved;
 }
 
@@ -171,6 +175,15 @@ std::string resume_digest(const RunConfig& config) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   return hex;
+}
+
+std::string first_difference(const json& a, const json& b) {
+  const json patch = json::diff(a, b);
+  if (patch.empty()) return "";
+  json::json_pointer at(patch[0]["path"].get<std::string>());
+  std::string path;
+  for (; !at.empty(); at.pop_back()) path = at.back() + (path.empty() ? "" : "." + path);
+  return path.empty() ? "the whole config" : path;
 }
 
 const char* to_string(SaeKind kind) {

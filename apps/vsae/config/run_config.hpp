@@ -2,6 +2,7 @@
 // README's config reference); the resolved config, defaults filled in, is written to config.json.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -24,6 +25,9 @@ struct ScheduleConfig {
   std::int64_t epochs = 50;     // the schedule reaches `end` after this many epochs, then holds
   std::string granularity = "epoch";  // epoch | step
   std::int64_t step_every = 10;       // for type "step": epochs between drops
+
+  // The 0-based epoch at whose end k has reached `end` (the paper's "at k = end" point).
+  std::int64_t end_epoch() const { return std::max<std::int64_t>(epochs, 1) - 1; }
 };
 
 struct ControllerConfig {
@@ -116,5 +120,7 @@ const char* to_string(SaeKind kind);
 nlohmann::json resume_identity(nlohmann::json resolved);
 // A stable digest of resume_identity (FNV-1a, the same on every platform and build).
 std::string resume_digest(const RunConfig& config);
+// The first key path ("sparsity.controller.max") where two configs differ; "" when they are equal.
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b);
 
 }  // namespace vsae::config

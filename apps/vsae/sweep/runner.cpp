@@ -198,9 +198,13 @@ void prepare(const Grid& grid, bool resume, const RunDirectory& root) {
     if (!resume && has_outputs(m))
       throw Error("sweep directory " + grid.dir + " already holds runs (" + m.name +
                   "); pass --resume to continue the sweep or --out to start elsewhere");
-    if (resume && fs::exists(config_path(m)) && config::resume_identity(read_json_file(config_path(m))) != config::resume_identity(config))
-      throw Error("sweep member " + m.name + ": its config differs from " + config_path(m) +
-                  "; the sweep changed since it ran, so use another output.dir");
+    if (resume && fs::exists(config_path(m))) {
+      const std::string change = config::first_difference(config::resume_identity(read_json_file(config_path(m))),
+                                                          config::resume_identity(config));
+      if (!change.empty())
+        throw Error("sweep member " + m.name + ": its config differs from " + config_path(m) + " (" + change +
+                    "); the sweep changed since it ran, so use another output.dir");
+    }
     member_dir.write_json("config.json", config);
     list += config_path(m) + "\n";
   }

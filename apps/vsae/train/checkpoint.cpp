@@ -2,7 +2,9 @@
 #include "apps/vsae/train/checkpoint.hpp"
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
+#include "apps/vsae/config/run_config.hpp"
 #include "engine/io/safetensors.hpp"
 
 namespace vsae {
@@ -22,6 +24,17 @@ const HostTensor& need(const SafetensorsFile& f, const std::string& path, const 
   auto it = f.tensors.find(name);
   if (it == f.tensors.end()) throw Error("checkpoint " + path + ": missing tensor '" + name + "'");
   return it->second;
+}
+
+// What differs between the config a checkpoint recorded and this run's (`identity`, both
+// config::resume_identity as JSON text), for the error message.
+std::string config_change(const std::map<std::string, std::string>& metadata, const std::string& identity) {
+  const auto it = metadata.find("config_identity");
+  if (it == metadata.end() || identity.empty())
+    return "or by a vsae_gpu version whose config has other keys or defaults";  // written before v1 recorded it
+  const nlohmann::json written = nlohmann::json::parse(it->second, nullptr, false);
+  if (written.is_discarded()) return "its recorded config is not valid JSON";
+  return config::first_difference(written, nlohmann::json::parse(identity)) + " differs";
 }
 
 void upload(Backend& be, const SafetensorsFile& f, const std::string& path, const std::string& name, const Tensor& dst) {
@@ -64,6 +77,7 @@ void save_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, c
   f.metadata["epochs_done"] = std::to_string(state.epochs_done);
   f.metadata["steps_done"] = std::to_string(state.steps_done);
   f.metadata["config_digest"] = state.config_digest;
+  f.metadata["config_identity"] = state.config_identity;
   write_safetensors(path, f);
 }
 
@@ -76,7 +90,8 @@ void load_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, T
   };
   if (meta("format") != "vsae_gpu checkpoint v1") throw Error("checkpoint " + path + ": unknown format '" + meta("format") + "'");
   if (!state.config_digest.empty() && meta("config_digest") != state.config_digest)
-    throw Error("checkpoint " + path + ": it was written by a run with a different config (or by a vsae_gpu version whose config has other keys or defaults); resume needs the same config and version");
+    throw Error("checkpoint " + path + ": it was written by a run with a different config (" +
+                config_change(f.metadata, state.config_identity) + "); resume needs the same config");
   try {
     state.epochs_done = std::stoll(meta("epochs_done"));
     state.steps_done = std::stoll(meta("steps_done"));

@@ -17,7 +17,8 @@ struct TrainerState {
   std::vector<std::int32_t> dead_at_schedule_end;  // per SAE unit (empty before the schedule ends)
   std::vector<std::int32_t> revived;               // per SAE unit
   std::vector<std::int32_t> last_fired;            // per SAE unit: last epoch it fired in evaluation
-  std::string config_digest;                       // resolved config the checkpoint was made with
+  std::string config_digest;    // config::resume_digest of the config the checkpoint was made with
+  std::string config_identity;  // config::resume_identity of that config, as JSON text
 };
 
 void save_checkpoint(const std::string& path, Backend& be, VaeSaeModel& model, const TrainerState& state);

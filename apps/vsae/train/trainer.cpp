@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 // How often (in steps) the host reads the loss to stop a diverged run early.
 constexpr std::int64_t kNanCheckEvery = 200;
 // output.save_latents also writes the representations at the schedule's end (k = end) here, under
-// the run directory, when extra epochs follow it.
+// the run directory, when extra epochs follow it (tools/vsae_py/files.py reads it as SCHEDULE_END_DIR).
 constexpr const char* kScheduleEndDir = "schedule_end";
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -86,6 +86,7 @@ Trainer::Trainer(const config::RunConfig& config, Backend& be, data::ResidentDat
   cursor_ = buffers_.view(Shape{1}, DType::i32);
   step_graph_ = std::make_unique<StepGraph>(be, t.cuda_graph);
   state_.config_digest = config::resume_digest(config);
+  state_.config_identity = config::resume_identity(config.to_json()).dump();
 }
 
 json Trainer::run(const TrainOptions& options) {
@@ -123,7 +124,7 @@ json Trainer::run(const TrainOptions& options) {
 
   const config::TrainingConfig& t = config_.training;
   const std::int64_t total_epochs = t.epochs + t.extra_epochs;
-  const std::int64_t schedule_end = std::max<std::int64_t>(config_.sparsity.schedule.epochs, 1) - 1;
+  const std::int64_t schedule_end = config_.sparsity.schedule.end_epoch();
   metrics::RevivalTracker revival;
   if (!state_.dead_at_schedule_end.empty())
     revival.restore(std::vector<bool>(state_.dead_at_schedule_end.begin(), state_.dead_at_schedule_end.end()),
@@ -349,7 +350,7 @@ json Trainer::results(const EvalResult& last, double seconds) const {
          {"backend", to_string(be_.device())},
          {"git_commit", VSAE_GIT_COMMIT},
          {"versions", library_versions()}};
-  const std::int64_t schedule_end = std::max<std::int64_t>(config_.sparsity.schedule.epochs, 1) - 1;
+  const std::int64_t schedule_end = config_.sparsity.schedule.end_epoch();
   for (const json& line : history_)
     if (line["epoch"] == schedule_end) r["at_schedule_end"] = line;
   if (model_.has_sae()) {
