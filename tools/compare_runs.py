@@ -32,9 +32,30 @@ MIG_ATOL = 0.02
 COEF_RTOL = 2e-2
 
 
-def metrics_lines(run_dir):
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_metrics(run_dir):
+    """metrics.jsonl's lines. Standard library only (vsae_py's readers need numpy), so that any
+    python3 runs this tool."""
     with open(os.path.join(run_dir, "metrics.jsonl")) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def run_identity(config):
+    """The settings that decide a run's results, as vsae_gpu's resume identity
+    (apps/vsae/config/run_config.cpp, resume_identity): the config without device and output, and
+    without the sections of the sparsifiers the run does not use."""
+    config = {k: v for k, v in config.items() if k not in ("device", "output")}
+    sparsity = config.get("sparsity")
+    if isinstance(sparsity, dict) and isinstance(sparsity.get("method"), str):
+        method = sparsity["method"]
+        unused = [name for name in ("jumprelu", "batchtopk") if method != name]
+        unused += ["controller"] if method not in ("l1", "l1_prox") else []
+        config["sparsity"] = {k: v for k, v in sparsity.items() if k not in unused}
+    return config
 
 
 def compare(a_lines, b_lines, sae_width, label="", names=("a", "b")):
@@ -74,17 +95,21 @@ def main(argv):
         print(__doc__.strip().split("\n\n")[1])
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     try:
-        configs = [json.load(open(os.path.join(d, "config.json"))) for d in argv]
-        lines = [metrics_lines(d) for d in argv]
+        configs = [read_json(os.path.join(d, "config.json")) for d in argv]
+        lines = [read_metrics(d) for d in argv]
     except (OSError, ValueError) as e:
         print(f"compare_runs.py: cannot read a run: {e}", file=sys.stderr)
         return 2
-    strip = lambda c: {k: v for k, v in c.items() if k not in ("device", "output")}  # noqa: E731
-    if strip(configs[0]) != strip(configs[1]):
-        print("compare_runs.py: the two runs have different configs (beyond device and output)", file=sys.stderr)
+    if run_identity(configs[0]) != run_identity(configs[1]):
+        print("compare_runs.py: the two runs have different configs (beyond device, output and unused sparsifiers)",
+              file=sys.stderr)
+        return 2
+    sae_width = configs[1].get("model", {}).get("sae_width")
+    if not isinstance(sae_width, int) or sae_width < 1:
+        print(f"compare_runs.py: {argv[1]}/config.json lacks a positive model.sae_width", file=sys.stderr)
         return 2
     try:
-        problems = compare(lines[0], lines[1], configs[1]["model"]["sae_width"], names=tuple(argv))
+        problems = compare(lines[0], lines[1], sae_width, names=tuple(argv))
     except (KeyError, TypeError) as e:
         print(f"compare_runs.py: a metrics line lacks a figure it compares: {e}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vsae_py.files import load_json, load_metrics  # noqa: E402
+from vsae_py.files import SCHEDULE_END_DIR, load_json, load_metrics  # noqa: E402
 
 # The paper's published figures (arXiv 2603.18056, abstract): dead % at k = 50, mean ± std.
 PAPER_DEAD = {("dsprites", "topk"): (34.4, 0.9), ("shapes3d", "topk"): (62.7, 1.3),
@@ -62,13 +62,14 @@ def mean_std(xs):
     return a.mean(), (a.std(ddof=1) if a.size > 1 else 0.0), a.size
 
 
-def fmt(stat, scale=1.0, digits=1, unit=""):
+def fmt(stat, scale=1.0, digits=1, unit="", with_n=True):
+    """"mean ± std (n=N)" of a (mean, std, n) triple or a summary.json figure; "—" when absent."""
     if stat is None:
         return "—"
     if isinstance(stat, dict):
         stat = (stat["mean"], stat["std"], stat["n"])
     m, s, n = stat
-    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}{unit} (n={n})"
+    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}{unit}" + (f" (n={n})" if with_n else "")
 
 
 class Cell:
@@ -89,18 +90,6 @@ class Cell:
         self.label = " ".join([DATASET_LABEL.get(self.dataset, self.dataset), METHOD_LABEL.get(self.method, self.method)]
                               + ([f"({', '.join(self.controls)})"] if self.controls else []) + others)
         self.slug = slugify("-".join([str(v) for v in self.values.values()] + self.controls)) or "all"
-
-    def results_stat(self, *path):
-        """mean_std over the members of results.json's figure at `path` (keys), leaving out members
-        where it is absent or null (e.g. no γ before it was measured, no revival count without extra
-        epochs)."""
-        def figure(r):
-            for key in path:
-                if not isinstance(r, dict) or r.get(key) is None:
-                    return None
-                r = r[key]
-            return r
-        return mean_std([figure(r) for r in self.results])
 
     def stat(self, figure):
         f = self.figures.get(figure)
@@ -173,42 +162,35 @@ def arms_table(cells):
     """Every cell against the plain Top-k cell of its dataset (and the paper's Top-k and L1
     figures): what the collapse looks like at the schedule's end, what the extra epochs revive, the
     SAE input's γ and the sparsity reached, and the losses paid."""
-    dead_end = ("at_schedule_end", "dead", "headline_dead_fraction")
+    dead_end = "at_schedule_end.dead.headline_dead_fraction"
     lines = ["## Arms side by side (each control or sparsifier against plain Top-k)", "",
              "At the schedule's end (k = end), t = 0, ε = 0; mean ± sample std over seeds (n). Δ: points against "
              "the plain Top-k cell of the same dataset. γ = ‖mean(x)‖ / ‖std(x)‖ of the SAE encoder's input x on the "
-             "evaluation set. Losses on the evaluation set: recon and KL in nats per image, SAE as trained.", "",
+             "evaluation set. Losses on the evaluation set: recon and KL in nats per image, SAE as trained. The "
+             "Shapes3D / dSprites ratios are in the first table.", "",
              "| cell | dead % | Δ vs plain Top-k | paper (Top-k / L1) | dead % final | units recovered | γ | "
              "mean L0 / k | recon | KL | SAE loss |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in cells:
         base = next((b for b in cells if b.dataset == c.dataset and is_plain(b, "topk")), None)
-        ours, ref = c.results_stat(*dead_end), base.results_stat(*dead_end) if base else None
+        ours, ref = c.stat(dead_end), base.stat(dead_end) if base else None
         delta = "—" if ours is None or ref is None or c is base else f"{100 * (ours[0] - ref[0]):+.1f}"
         paper = " / ".join(f"{PAPER_DEAD[c.dataset, m][0]:.1f}" if (c.dataset, m) in PAPER_DEAD else "—"
                            for m in ("topk", "l1"))
-        l0, k = c.results_stat("at_schedule_end", "mean_l0"), c.results_stat("at_schedule_end", "k")
-        loss = lambda key: fmt(c.results_stat("at_schedule_end", "eval_loss", key), 1,  # noqa: E731
-                               3 if key == "sae" else 1).split(" (")[0]
+        l0, k = c.stat("at_schedule_end.mean_l0"), c.stat("at_schedule_end.k")
+        loss = {key: fmt(c.stat(f"at_schedule_end.eval_loss.{key}"), 1, 3 if key == "sae" else 1, with_n=False)
+                for key in ("recon", "kl", "sae")}
         lines.append(f"| {c.label} | {fmt(ours, 100)} | {delta} | {paper} | "
-                     f"{fmt(c.results_stat('final', 'dead', 'headline_dead_fraction'), 100)} | "
-                     f"{fmt(c.results_stat('recovered_neurons'), 1, 1).split(' (')[0]} | "
-                     f"{fmt(c.results_stat('at_schedule_end', 'sae_input', 'gamma'), 1, 2).split(' (')[0]} | "
-                     f"{'—' if l0 is None or k is None else f'{l0[0]:.1f} / {k[0]:.0f}'} | {loss('recon')} | "
-                     f"{loss('kl')} | {loss('sae')} |")
-
-    lines += ["", "Shapes3D / dSprites ratio of dead % at the schedule's end (the paper: 1.8× for Top-k, 2.2× for L1):",
-              "", "| cell | ratio |", "| --- | --- |"]
-    for c in cells:
-        if c.dataset != "dsprites":
-            continue
-        twin = next((b for b in cells if b.dataset == "shapes3d" and b.method == c.method
-                     and b.controls == c.controls and b.values.keys() == c.values.keys()
-                     and all(b.values[k] == v for k, v in c.values.items() if k != "dataset.name")), None)
-        a, b = c.results_stat(*dead_end), twin.results_stat(*dead_end) if twin else None
-        ratio = "—" if not a or not b or a[0] == 0 else f"{b[0] / a[0]:.2f}×"
-        lines.append(f"| {c.label.split(' ', 1)[1]} | {ratio} |")
+                     f"{fmt(c.stat('final.dead.headline_dead_fraction'), 100)} | "
+                     f"{fmt(c.stat('recovered_neurons'), 1, 1, with_n=False)} | "
+                     f"{fmt(c.stat('at_schedule_end.sae_input.gamma'), 1, 2, with_n=False)} | "
+                     f"{'—' if l0 is None or k is None else f'{l0[0]:.1f} / {k[0]:.0f}'} | {loss['recon']} | "
+                     f"{loss['kl']} | {loss['sae']} |")
     return lines
+
+
+def dead_percent(line):
+    return 100 * line["dead"]["headline_dead_fraction"]
 
 
 def plot_dead_vs_k_by_dataset(cells, out_dir):
@@ -217,7 +199,7 @@ def plot_dead_vs_k_by_dataset(cells, out_dir):
     fig, axes = plt.subplots(1, len(datasets), figsize=(7 * len(datasets), 4.8), squeeze=False)
     for ax, dataset in zip(axes.flat, datasets):
         for c in (c for c in cells if c.dataset == dataset):
-            e, m, s = c.per_epoch(lambda line: 100 * line["dead"]["headline_dead_fraction"])
+            e, m, _ = c.per_epoch(dead_percent)
             k = np.array([line["k"] for line in c.metrics[0][:len(e)]]) if c.metrics else np.zeros(0)
             # The extra epochs repeat k = end; the last of them shows where each arm ended.
             ax.plot(k, m, marker="o", ms=3, label=c.label.split(" ", 1)[1] + f" (n={len(c.metrics)})")
@@ -241,7 +223,7 @@ def threshold_table(cells):
              "A unit is dead when its firing frequency f ≤ t, where it fires on x when a(x) > ε.", "",
              "| cell | " + " | ".join(heads) + " |", "| --- |" + " --- |" * len(heads)]
     for c in cells:
-        row = [fmt(c.stat(f"at_schedule_end.dead.grid.{i}.dead_fraction"), 100).split(" (")[0]
+        row = [fmt(c.stat(f"at_schedule_end.dead.grid.{i}.dead_fraction"), 100, with_n=False)
                for i in range(len(grid))]
         lines.append(f"| {c.label} | " + " | ".join(row) + " |")
     return lines
@@ -330,35 +312,30 @@ DISENTANGLEMENT_COLUMNS = (("dci_disentanglement", "DCI D"), ("dci_completeness"
                            ("dci_completeness_live", "DCI C (live)"), ("dci_informativeness_test", "DCI I"),
                            ("sap", "SAP"), ("modularity", "modularity"), ("modularity_live", "modularity (live)"),
                            ("explicitness_test", "explicitness"), ("factor_vae", "FactorVAE"))
-SAVED_FILES = ("latents.npy", "sae_codes.npy", "factors.npy")
 # Where a member's saved representations are (vsae_gpu's output.save_latents): the folder under the
 # run directory ("" for the run directory itself), the results.json key of the same evaluation, and
 # the table's name for it.
-SAVED_POINTS = (("schedule_end", "at_schedule_end", "schedule end"), ("", "final", "end"))
+SAVED_POINTS = ((SCHEDULE_END_DIR, "at_schedule_end", "schedule end"), ("", "final", "end"))
 
 
 def disentanglement_scores(run_dir, subdir, cache, dci_train):
     """evaluate_run's scores for the representations one member saved in run_dir/subdir, from
-    `cache` when its saved files and settings are the ones cached (the suite takes minutes on wide
-    SAE codes)."""
-    from vsae_py.disentanglement import VERSION, evaluate_run
+    `cache` when the files it reads and its settings are the ones cached (the suite takes minutes
+    on wide SAE codes)."""
+    from vsae_py.disentanglement import VERSION, evaluate_run, representation_files
 
-    where = os.path.join(run_dir, subdir)
-    stats = [(name, os.stat(os.path.join(where, name))) for name in SAVED_FILES
-             if os.path.exists(os.path.join(where, name))]
-    key = {"files": [[name, st.st_size, st.st_mtime_ns] for name, st in stats], "dci_train": dci_train,
-           "version": VERSION}
-    entry = cache.get(os.path.abspath(where))
+    present, factors = representation_files(run_dir, subdir)
+    stats = [(path, os.stat(path)) for path in (*present.values(), factors)]
+    key = {"files": [[os.path.basename(path), st.st_size, st.st_mtime_ns] for path, st in stats],
+           "dci_train": dci_train, "version": VERSION}
+    where = os.path.abspath(os.path.join(run_dir, subdir))
+    entry = cache.get(where)
     if entry is not None and entry["key"] == key:
         return entry["scores"]
-    print(f"report.py: disentanglement metrics of {where} ...", file=sys.stderr, flush=True)
+    print(f"report.py: disentanglement metrics of {os.path.join(run_dir, subdir)} ...", file=sys.stderr, flush=True)
     scores = evaluate_run(run_dir, subdir=subdir, **({"dci_num_train": dci_train} if dci_train else {}))
-    cache[os.path.abspath(where)] = {"key": key, "scores": scores}
+    cache[where] = {"key": key, "scores": scores}
     return scores
-
-
-def has_representations(where):
-    return any(os.path.exists(os.path.join(where, f)) for f in ("latents.npy", "sae_codes.npy"))
 
 
 def disentanglement_table(cells, out_dir, dci_train=None):
@@ -367,8 +344,10 @@ def disentanglement_table(cells, out_dir, dci_train=None):
     at the end of training. The scores are cached in OUT/disentanglement_cache.json."""
     import json
 
+    from vsae_py.disentanglement import representation_files
+
     members = [(c, d, sub) for c in cells for d in c.dirs if os.path.exists(os.path.join(d, "factors.npy"))
-               for sub, _, _ in SAVED_POINTS if has_representations(os.path.join(d, sub))]
+               for sub, _, _ in SAVED_POINTS if representation_files(d, sub)[0]]
     head = ["## Disentanglement metrics", ""]
     if not members:
         return head + ["No member saved its latents (output.save_latents), so there are no disentanglement metrics "
@@ -398,8 +377,8 @@ def disentanglement_table(cells, out_dir, dci_train=None):
                 if not have:
                     continue
                 migs = mean_std([r.get(result_key, {}).get(mig_key, {}).get("mig") for _, r in have])
-                row = [fmt(migs, 1, 3).split(" (")[0]]
-                row += [fmt(mean_std([scores[d, sub][code].get(key) for d, _ in have]), 1, 3).split(" (")[0]
+                row = [fmt(migs, 1, 3, with_n=False)]
+                row += [fmt(mean_std([scores[d, sub][code].get(key) for d, _ in have]), 1, 3, with_n=False)
                         for key, _ in DISENTANGLEMENT_COLUMNS]
                 label = "latents (mu)" if code == "latents" else "SAE codes"
                 lines.append(f"| {c.label} | {label} | {point} | {len(have)} | " + " | ".join(row) + " |")
@@ -462,23 +441,17 @@ def mark_schedule_end(ax, cells):
 
 def plot_curves(cells, out_dir):
     files = []
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     for c in cells:
-        e, m, s = c.per_epoch(lambda line: 100 * line["dead"]["headline_dead_fraction"])
-        axes[0].plot(e, m, marker="o", ms=3, label=c.label)
-        axes[0].fill_between(e, m - s, m + s, alpha=0.2)
-        k = np.array([line["k"] for line in c.metrics[0][:len(e)]]) if c.metrics else np.zeros(0)
-        axes[1].plot(k, m, marker="o", ms=3, label=c.label)
-    mark_schedule_end(axes[0], cells)
-    axes[0].set(xlabel="epoch", ylabel="dead units (%)", title="Dead SAE units vs epoch (mean ± std over seeds)")
-    axes[1].set(xlabel="k (target active units)", ylabel="dead units (%)", title="Dead SAE units vs k")
-    axes[1].invert_xaxis()
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.set_ylim(0, 100)
+        e, m, s = c.per_epoch(dead_percent)
+        ax.plot(e, m, marker="o", ms=3, label=c.label)
+        ax.fill_between(e, m - s, m + s, alpha=0.2)
+    mark_schedule_end(ax, cells)
+    ax.set(xlabel="epoch", ylabel="dead units (%)", ylim=(0, 100), title="Dead SAE units vs epoch (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    files.append(save(fig, out_dir, "dead_vs_epoch_and_k.png"))
+    files.append(save(fig, out_dir, "dead_vs_epoch.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for c in cells:

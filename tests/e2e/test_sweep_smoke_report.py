@@ -28,7 +28,7 @@ e2e.check(len(end_rows) == 2, f"report.md lacks the L0-vs-target row of each L1 
 death_rows = re.findall(r"^\| (\S+ (?:Top-k|L1)) \| [0-9.]+ ± .* \| [0-9.]+ ± .* % \(n=2\) \|", report, re.M)
 e2e.check(len(death_rows) == 4, f"report.md lacks a death-time row per cell: {death_rows}")
 figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
-for name in ("dead_vs_epoch_and_k.png", "mig_vs_epoch.png", "fire_frequency_hist.png", "features_dsprites-topk.png",
+for name in ("dead_vs_epoch.png", "mig_vs_epoch.png", "fire_frequency_hist.png", "features_dsprites-topk.png",
              "features_shapes3d-l1.png", "l0_vs_target_k.png", "death_time_hist.png"):
     e2e.check(name in figures, f"report.md does not show {name}")
 for name in figures:
@@ -55,8 +55,9 @@ for dataset in ("dSprites", "Shapes3D"):
     centred = re.findall(rf"^\| {dataset} Top-k \(pre-encoder bias, b_dec=mean\) \| [0-9.]+ ± [0-9.]+ \(n=2\) \| "
                          r"[-+][0-9.]+ \|", section, re.M)
     e2e.check(len(plain) == 1 and len(centred) == 1, f"{dataset}: the arms table lacks the plain or centred row")
-e2e.check(re.search(r"^\| Top-k \(pre-encoder bias, b_dec=mean\) \| [0-9.]+× \|$", section, re.M),
-          "the arms table lacks the centred arm's Shapes3D / dSprites ratio")
+ratios = arms.split("### Shapes3D / dSprites ratio")[1].split("\n#")[0]
+e2e.check(re.search(r"^\| Top-k \(pre-encoder bias, b_dec=mean\) \| [0-9.]+× \| — \| — \|$", ratios, re.M),
+          "the ratio table lacks the centred arm's Shapes3D / dSprites ratio")
 e2e.check("![dead_vs_k_by_dataset.png](dead_vs_k_by_dataset.png)" in arms, "the per-dataset dead-vs-k figure")
 arm_figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", arms)
 e2e.check("features_dsprites-topk-pre-encoder-bias-b_dec-mean.png" in arm_figures, f"the centred arm's features: {arm_figures}")

@@ -57,6 +57,24 @@ code, out = compare(write_run(os.path.join(work, "seed1"), dict(config, seed=1),
 if code != 2 or "different configs" not in out:
     failures.append(f"different configs: exit {code}: {out}")
 
+# A Top-k run does not use the JumpReLU settings, so they may differ (as for vsae_gpu's --resume);
+# an L1 run's controller settings count.
+topk = dict(config, sparsity={"method": "topk", "jumprelu": {"coefficient": 1.0}})
+code, out = compare(write_run(os.path.join(work, "topk_a"), topk, base),
+                    write_run(os.path.join(work, "topk_b"), dict(topk, sparsity={"method": "topk"}), base))
+if code != 0:
+    failures.append(f"unused sparsifier settings: exit {code}: {out}")
+l1 = dict(config, sparsity={"method": "l1", "controller": {"rate": 0.1}})
+code, out = compare(write_run(os.path.join(work, "l1_a"), l1, base),
+                    write_run(os.path.join(work, "l1_b"), dict(l1, sparsity={"method": "l1"}), base))
+if code != 2 or "different configs" not in out:
+    failures.append(f"different controller settings: exit {code}: {out}")
+
+code, out = compare(write_run(os.path.join(work, "no_width_a"), {"seed": 0}, base),
+                    write_run(os.path.join(work, "no_width_b"), {"seed": 0}, base))
+if code != 2 or "lacks a positive model.sae_width" not in out:
+    failures.append(f"no sae_width: exit {code}: {out}")
+
 code, out = compare(os.path.join(work, "missing"), ref)
 if code != 2 or "cannot read a run" not in out:
     failures.append(f"a missing run: exit {code}: {out}")

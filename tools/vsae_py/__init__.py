@@ -14,6 +14,7 @@ import importlib
 # name -> the module that defines it
 _EXPORTS = {
     "load_json": "files", "load_metrics": "files", "read_safetensors": "files", "load_images": "files",
+    "SCHEDULE_END_DIR": "files",
     "Run": "runs", "load_run": "runs", "load_sweep": "runs", "flatten": "runs",
     "VaeSae": "model", "load_model": "model",
     "evaluate_representation": "disentanglement", "evaluate_run": "disentanglement",

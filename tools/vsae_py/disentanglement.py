@@ -528,23 +528,34 @@ def saved_representations(run_dir):
     return found
 
 
+def representation_files(run_dir, subdir=""):
+    """The files the suite reads for one point of a run: ({name: path} of the latents.npy and
+    sae_codes.npy in run_dir/subdir, the factors.npy path, else None). The factor classes come from
+    factors.npy beside the representations, else from run_dir. FileNotFoundError when a
+    representation has no factors.npy."""
+    where = os.path.join(run_dir, subdir) if subdir else run_dir
+    present = {name: os.path.join(where, f"{name}.npy") for name in REPRESENTATIONS
+               if os.path.exists(os.path.join(where, f"{name}.npy"))}
+    if not present:
+        return {}, None
+    factors = next((p for p in (os.path.join(where, "factors.npy"), os.path.join(run_dir, "factors.npy"))
+                    if os.path.exists(p)), None)
+    if factors is None:
+        raise FileNotFoundError(f"{where} has {', '.join(present)} but no factors.npy (here or in {run_dir})")
+    return present, factors
+
+
 def evaluate_run(run_dir, seed=0, subdir="", **overrides):
     """The suite on a run's saved representations: {"latents": {...}, "sae_codes": {...}} for
     whichever of latents.npy and sae_codes.npy exist in run_dir/subdir (subdir: a folder where the
-    representations of another point of training were saved; see saved_representations). The
-    factor classes come from factors.npy beside them, else from run_dir. {} when neither file is
-    there; FileNotFoundError when a representation has no factors.npy."""
-    where = os.path.join(run_dir, subdir) if subdir else run_dir
-    present = [name for name in REPRESENTATIONS if os.path.exists(os.path.join(where, f"{name}.npy"))]
+    representations of another point of training were saved; see saved_representations), with the
+    factor classes of representation_files. {} when neither file is there."""
+    present, factors_path = representation_files(run_dir, subdir)
     if not present:
         return {}
-    factors_path = next((p for p in (os.path.join(where, "factors.npy"), os.path.join(run_dir, "factors.npy"))
-                         if os.path.exists(p)), None)
-    if factors_path is None:
-        raise FileNotFoundError(f"{where} has {', '.join(present)} but no factors.npy (here or in {run_dir})")
     factors = np.load(factors_path)
-    return {name: evaluate_representation(np.load(os.path.join(where, f"{name}.npy")), factors, seed, **overrides)
-            for name in present}
+    return {name: evaluate_representation(np.load(path), factors, seed, **overrides)
+            for name, path in present.items()}
 
 
 def main(argv=None):

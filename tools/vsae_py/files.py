@@ -5,6 +5,10 @@ import struct
 
 import numpy as np
 
+# The folder under a run directory where output.save_latents also writes the representations at the
+# schedule's end (k = end) when extra epochs follow it (apps/vsae/train/trainer.cpp, kScheduleEndDir).
+SCHEDULE_END_DIR = "schedule_end"
+
 # safetensors dtypes that vsae_gpu writes
 DTYPES = {"F32": np.float32, "I32": np.int32, "U8": np.uint8}
 
