@@ -9,7 +9,9 @@
 # makes it), else /usr/bin/python3 (Debian's torch 1.13, which has no torch.compile).
 # PROFILE=1 adds bench_train's per-op breakdown (its 'profile' rows) to its table.
 # Then the peak resident memory of one training process per case and engine (tools/peak_rss.py:
-# the same measure for both; a few steps after the warm-up); MEMORY=0 leaves it out.
+# the same measure for both; a few steps after the warm-up); MEMORY=0 leaves it out. A case that
+# fails there reads n/a, and a '#' line under its row names the file that holds its stderr (in
+# MEMORY_LOGS, default a new folder under /tmp).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
@@ -65,6 +67,14 @@ echo
 echo "# peak resident (host) memory of one training process per case (MiB; tools/peak_rss.py, 1 warm-up + 3 steps)"
 printf "%-9s %6s %10s %12s %14s %12s\n" dataset batch vsae_gpu "torch eager" "torch compile" "vsae / eager"
 short=(--warmup 1 --steps 3 --repeats 1)
+logs=${MEMORY_LOGS:-$(mktemp -d "${TMPDIR:-/tmp}/bench_train_memory.XXXXXX")}
+mkdir -p "$logs"
+# peak_mib LOG CMD...: CMD's peak MiB, or n/a with its stderr (and stdout) left in LOG.
+peak_mib() {
+  local log=$1
+  shift
+  if "$root/tools/peak_rss.py" "$@" 2>"$log"; then rm -f "$log"; else echo n/a; fi
+}
 # The extra arguments without their --batch and --dataset (both tools append repeated ones), so
 # that each process runs its one case.
 rest=()
@@ -78,13 +88,18 @@ done
 awk '/^#/ || $1 == "dataset" || $1 == "peak" || $1 == "profile" { next } { print $1, $3 }' <<<"$ours" | sort -u -k1,1 -k2n |
   while read -r dataset batch; do
     case_args=(--dataset "$dataset" --batch "$batch" "${short[@]}")
-    ours_mib=$("$root/tools/peak_rss.py" "$build/tools/bench_train" "${case_args[@]}" "${rest[@]}" 2>/dev/null || echo n/a)
+    log=$logs/$dataset-$batch
+    ours_mib=$(peak_mib "$log-vsae_gpu.log" "$build/tools/bench_train" "${case_args[@]}" "${rest[@]}")
     torch_mib=()
     for mode in eager compile; do
-      torch_mib+=("$("$root/tools/peak_rss.py" "$python" "$root/tools/bench_train_torch.py" --threads "$threads" \
-                     --mode "$mode" "${case_args[@]}" "${rest[@]}" 2>/dev/null || echo n/a)")
+      torch_mib+=("$(peak_mib "$log-torch_$mode.log" "$python" "$root/tools/bench_train_torch.py" --threads "$threads" \
+                     --mode "$mode" "${case_args[@]}" "${rest[@]}")")
     done
     ratio=n/a
     [[ $ours_mib != n/a && ${torch_mib[0]} != n/a ]] && ratio=$(awk -v a="$ours_mib" -v b="${torch_mib[0]}" 'BEGIN { printf "%.2fx", a / b }')
     printf "%-9s %6s %10s %12s %14s %12s\n" "$dataset" "$batch" "$ours_mib" "${torch_mib[0]}" "${torch_mib[1]}" "$ratio"
+    for f in "$log"-vsae_gpu.log "$log"-torch_eager.log "$log"-torch_compile.log; do
+      if [[ -f $f ]]; then echo "# n/a above: $(tail -n 1 "$f") (stderr in $f)"; fi
+    done
   done
+rmdir "$logs" 2>/dev/null || true  # every case measured: no logs to keep

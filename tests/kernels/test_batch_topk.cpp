@@ -11,8 +11,6 @@
 #include <functional>
 #include <limits>
 #include <numeric>
-#include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,7 +18,6 @@
 #include "tests/kernels/sparsify_cases.hpp"
 #include "tests/support/backends.hpp"
 #include "tests/support/compare.hpp"
-#include "tests/support/gradcheck.hpp"
 #include "tests/support/twin.hpp"
 
 namespace vsae {
@@ -31,6 +28,8 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 using BtkCase = test::KCase;
 
+// One entry (with k = 1 and k = 0), one row (k = W and a small k), one column, odd sizes (k = 0
+// and k past W), and the model's (64, 500) and (256, 500) over the schedule's k range.
 std::vector<BtkCase> btk_table() {
   return {{1, 1, 1},     {1, 1, 0},      {1, 500, 500}, {1, 500, 7},   {64, 1, 1},   {7, 13, 0},
           {7, 13, 1},    {7, 13, 3},     {7, 13, 13},   {7, 13, 40},   {64, 500, 1}, {64, 500, 25},
@@ -161,7 +160,8 @@ TEST_P(BatchTopkOracle, CpuTwinMatchesStableSortWithNan) {
                       in.bias, 0.0f));
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, BatchTopkOracle, ::testing::ValuesIn(btk_table()), test::k_case_name);
+INSTANTIATE_TEST_SUITE_P(Table, BatchTopkOracle, ::testing::ValuesIn(btk_table()),
+                         test::k_case_name);
 
 // ---- edge cases by hand, on either backend ------------------------------------------------------
 
@@ -476,7 +476,8 @@ TEST_P(BatchTopkBackends, MatchCpuWithNan) {
   compare_backends(GetParam(), /*with_nan=*/true);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, BatchTopkBackends, ::testing::ValuesIn(btk_table()), test::k_case_name);
+INSTANTIATE_TEST_SUITE_P(Table, BatchTopkBackends, ::testing::ValuesIn(btk_table()),
+                         test::k_case_name);
 
 // About a million entries (many tiles of the one-CTA select), at k = 32 and a k·B just under B·W,
 // with unaligned widths (the scalar load path) beside the aligned one.

@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <ostream>
 #include <string>
 #include <vector>
 
 #include "engine/ops/jumprelu.hpp"
+#include "tests/kernels/sparsify_cases.hpp"
 #include "tests/support/backends.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
@@ -28,27 +28,13 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 
-struct JumpCase {
-  std::int64_t batch, width;
-
-  Shape shape() const { return Shape{batch, width}; }
-  std::size_t numel() const { return static_cast<std::size_t>(batch * width); }
-  std::string name() const { return "B" + std::to_string(batch) + "_W" + std::to_string(width); }
-  std::uint64_t seed() const { return static_cast<std::uint64_t>(batch * 7919 + width * 31); }
-};
-
-void PrintTo(const JumpCase& c, std::ostream* os) {
-  *os << c.name();
-}
+// A (B, W) case, named "B64_W500" in test names and seeded by test::seed_of (sparsify_cases.hpp).
+using JumpCase = test::ShapeCase;
 
 // (1, 1), one row, one column, odd sizes, the model's (B, W), a wide row, and a tall batch that the
 // CUDA backward splits into 65 row ranges (its finish pass).
 std::vector<JumpCase> shape_table() {
   return {{1, 1}, {1, 500}, {64, 1}, {7, 13}, {64, 500}, {3, 5000}, {4097, 7}};
-}
-
-std::string case_name(const ::testing::TestParamInfo<JumpCase>& info) {
-  return info.param.name();
 }
 
 // The op's θ, written out here as the oracle's own definition.
@@ -286,7 +272,7 @@ class JumpReluCpu : public ::testing::TestWithParam<JumpCase> {};
 
 TEST_P(JumpReluCpu, MatchesNaiveLoops) {
   const JumpCase c = GetParam();
-  const JumpInputs in = make_inputs(c.batch, c.width, c.seed());
+  const JumpInputs in = make_inputs(c.batch, c.width, test::seed_of(c));
   for (float eps : {0.0f, 0.25f})
     for (bool with_sparsity : {true, false}) {
       SCOPED_TRACE(testing::Message() << "eps " << eps << (with_sparsity ? " with" : " without")
@@ -300,17 +286,19 @@ TEST_P(JumpReluCpu, MatchesNaiveLoops) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, JumpReluCpu, ::testing::ValuesIn(shape_table()), case_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, JumpReluCpu, ::testing::ValuesIn(shape_table()),
+                         test::shape_case_name);
 
 // The table's inputs do reach the hard cases: exact ties with the jump, entries exactly on the
 // window's edge, and entries inside it.
 TEST(JumpReluCpu, TableHitsTiesAndWindowEdges) {
   for (const JumpCase& c : shape_table()) {
-    if (c.numel() < 5) continue;
-    const Oracle ref = naive(make_inputs(c.batch, c.width, c.seed()), 0.0f, true);
-    EXPECT_GT(ref.ties, 0) << c.name();
-    EXPECT_GT(ref.edges, 0) << c.name();
-    EXPECT_GT(ref.in_window, 0) << c.name();
+    if (c.batch * c.width < 5) continue;
+    SCOPED_TRACE(testing::PrintToString(c));
+    const Oracle ref = naive(make_inputs(c.batch, c.width, test::seed_of(c)), 0.0f, true);
+    EXPECT_GT(ref.ties, 0);
+    EXPECT_GT(ref.edges, 0);
+    EXPECT_GT(ref.in_window, 0);
   }
 }
 
@@ -736,7 +724,7 @@ TEST_P(JumpReluBackends, CudaMatchesCpu) {
   VSAE_REQUIRE_CUDA();
   const JumpCase c = GetParam();
   for (float bandwidth : {0.5f, 1e-3f}) {
-    const JumpInputs in = make_inputs(c.batch, c.width, c.seed(), bandwidth);
+    const JumpInputs in = make_inputs(c.batch, c.width, test::seed_of(c), bandwidth);
     for (float eps : {0.0f, 0.25f})
       for (bool with_sparsity : {true, false}) {
         SCOPED_TRACE(testing::Message()
@@ -752,7 +740,8 @@ TEST_P(JumpReluBackends, CudaMatchesCpu) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, JumpReluBackends, ::testing::ValuesIn(shape_table()), case_name);
+INSTANTIATE_TEST_SUITE_P(Table, JumpReluBackends, ::testing::ValuesIn(shape_table()),
+                         test::shape_case_name);
 
 // The pseudo-gradient's statistics on CUDA: the same window counts as on the CPU.
 TEST(JumpReluBackends, CudaMatchesCpuOnWideBatch) {
@@ -800,17 +789,18 @@ TEST(JumpReluBackends, CudaEmptyBatch) {
 TEST(JumpReluBackends, CudaIsBitwiseReproducible) {
   VSAE_REQUIRE_CUDA();
   for (const JumpCase c : {JumpCase{64, 500}, JumpCase{4097, 256}}) {
-    const JumpInputs in = make_inputs(c.batch, c.width, c.seed());
+    SCOPED_TRACE(testing::PrintToString(c));
+    const JumpInputs in = make_inputs(c.batch, c.width, test::seed_of(c));
     const JumpOutputs first = run_jumprelu(test::cuda(), in, 0.0f, true);
     const JumpOutputs second = run_jumprelu(test::cuda(), in, 0.0f, true);
     EXPECT_TRUE(first.guards && second.guards);
-    EXPECT_TRUE(bits_equal(first.a, second.a)) << c.name();
-    EXPECT_EQ(first.fire, second.fire) << c.name();
-    EXPECT_EQ(first.active, second.active) << c.name();
-    EXPECT_EQ(first.loss, second.loss) << c.name();
-    EXPECT_TRUE(bits_equal(first.dz, second.dz)) << c.name();
-    EXPECT_TRUE(bits_equal(first.db, second.db)) << c.name();
-    EXPECT_TRUE(bits_equal(first.dlog, second.dlog)) << c.name();
+    EXPECT_TRUE(bits_equal(first.a, second.a));
+    EXPECT_EQ(first.fire, second.fire);
+    EXPECT_EQ(first.active, second.active);
+    EXPECT_EQ(first.loss, second.loss);
+    EXPECT_TRUE(bits_equal(first.dz, second.dz));
+    EXPECT_TRUE(bits_equal(first.db, second.db));
+    EXPECT_TRUE(bits_equal(first.dlog, second.dlog));
   }
 }
 

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <ostream>
 
 #include "engine/ops/revival.hpp"
 #include "engine/ops/topk.hpp"
+#include "tests/kernels/sparsify_cases.hpp"
 #include "tests/support/backends.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
@@ -19,12 +19,8 @@ namespace {
 
 using test::host_view;
 
-struct Case {
-  std::int64_t batch, width;
-};
-
-// Readable ctest labels ("B64_W500") instead of the parameter's raw bytes.
-void PrintTo(const Case& c, std::ostream* os) { *os << "B" << c.batch << "_W" << c.width; }
+// A (B, W) case, named "B64_W500" in test names and ctest labels (sparsify_cases.hpp).
+using Case = test::ShapeCase;
 
 const std::vector<Case>& shapes() {
   static const std::vector<Case> table{{1, 1}, {3, 33}, {64, 500}, {7, 1000}, {130, 257}};
@@ -229,11 +225,8 @@ TEST_P(RevivalBackends, ResampleMatchesCpu) {
   EXPECT_EQ(since.cpu_copy().download<std::int32_t>(), since.cuda_copy().download<std::int32_t>());
 }
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  return "B" + std::to_string(info.param.batch) + "_W" + std::to_string(info.param.width);
-}
-
-INSTANTIATE_TEST_SUITE_P(Table, RevivalBackends, ::testing::ValuesIn(shapes()), case_name);
+INSTANTIATE_TEST_SUITE_P(Table, RevivalBackends, ::testing::ValuesIn(shapes()),
+                         test::shape_case_name);
 
 }  // namespace
 }  // namespace vsae

@@ -7,14 +7,12 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <sstream>
 
 #include "engine/graph/step_graph.hpp"
 #include "engine/ops/topk.hpp"
 #include "tests/kernels/sparsify_cases.hpp"
 #include "tests/support/backends.hpp"
 #include "tests/support/compare.hpp"
-#include "tests/support/gradcheck.hpp"
 
 namespace vsae {
 namespace {
@@ -135,7 +133,8 @@ TEST_P(TopkOracle, CpuTwinMatchesStableSort) {
 }
 
 // B = 4096 adds nothing the oracle would not see at 257 rows but minutes of sorting.
-INSTANTIATE_TEST_SUITE_P(Table, TopkOracle, ::testing::ValuesIn(topk_table(257)), test::k_case_name);
+INSTANTIATE_TEST_SUITE_P(Table, TopkOracle, ::testing::ValuesIn(topk_table(257)),
+                         test::k_case_name);
 
 class TopkBackends : public ::testing::TestWithParam<TopkCase> {};
 
@@ -153,7 +152,8 @@ TEST_P(TopkBackends, CudaMatchesCpu) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, TopkBackends, ::testing::ValuesIn(topk_table(4096)), test::k_case_name);
+INSTANTIATE_TEST_SUITE_P(Table, TopkBackends, ::testing::ValuesIn(topk_table(4096)),
+                         test::k_case_name);
 
 // k outside [0, min(W, K)] is clamped on the device: no host check can see a device scalar.
 void check_clamping(Backend& be) {

@@ -483,10 +483,27 @@ step5() {
 step5
 
 # ---- the grid estimate --------------------------------------------------------------------------------
+# Member counts and epochs come from the paper's sweeps themselves: vsae_gpu --plan expands each one
+# into its members' config.json under $work/plan (it validates and writes, runs nothing).
 grid=""
 if [[ -n $epoch_ips ]]; then
-  grid=$("$python" - "$epoch_ips" "$epoch_eval_s" "$epoch_total_s" "$epoch_wall_s" "$work/bench_train.txt" <<'PY'
-import sys
+  paper="" plans=()
+  for d in ${source_root:+"$source_root/configs/paper"} "$kit/src/configs/paper"; do
+    [[ -f $d/grid.json ]] && { paper=$d; break; }
+  done
+  [[ -n $paper ]] || note "no configs/paper here (set VSAE_SOURCE_ROOT): the grid estimate has no member counts"
+  for f in ${paper:+"$paper/grid.json" "$paper/ablations.json" "$paper"/ablations/*.json}; do
+    n=${f#"$paper"/} && n=${n%.json} && n=${n//\//_}
+    echo "# vsae_gpu --json $f --plan" >>"$log_setup"
+    if run_limited 30 "$bin/vsae_gpu" --json "$f" --plan --out "$work/plan/$n" >"$work/plan-$n.txt" 2>>"$log_setup"; then
+      plans+=("$work/plan-$n.txt")
+    else
+      note "vsae_gpu --plan failed on $f (see 0-setup.log): the grid estimate leaves it out"
+    fi
+  done
+  grid=$("$python" - "$epoch_ips" "$epoch_eval_s" "$epoch_total_s" "$epoch_wall_s" "$work/bench_train.txt" \
+    "${plans[@]}" <<'PY'
+import json, os, sys
 ips_d, eval_s, total_s, wall_s = (float(v) if v else 0.0 for v in sys.argv[1:5])
 ratio, how = 1.0, "assumed equal to dSprites' (no bench_train rows)"
 try:
@@ -502,18 +519,40 @@ except OSError:
     pass
 ips_s = ips_d * ratio
 startup = max(total_s - wall_s, 0.0)  # data generation, upload, planning: once per member
-members, epochs = 6, 150  # per dataset: 2 methods x 3 seeds; 50 + 100 epochs
-d1 = epochs * (737280 / ips_d + eval_s) + startup  # one member
-s1 = epochs * (480000 / ips_s + eval_s) + startup
-print(f"dSprites: {members} members x {epochs} epochs x ({737280 / ips_d:.1f} s training + {eval_s:.1f} s evaluation) "
-      f"+ {startup:.1f} s start-up each = {members * d1 / 3600:.2f} h")
-print(f"Shapes3D: images/s {how} = {ips_s:.0f}; {members} x {epochs} x ({480000 / ips_s:.1f} s + {eval_s:.1f} s) "
-      f"+ start-ups = {members * s1 / 3600:.2f} h")
-print(f"configs/paper/grid.json, members one after another on this GPU: about {members * (d1 + s1) / 3600:.2f} h "
-      f"(assumed: L1 members as fast as Top-k; Shapes3D's evaluation and start-up as long as dSprites')")
-ablation = 21  # per dataset: (4 sparsifiers + 3 Top-k arms) x 3 seeds, configs/paper/ablations*
-print(f"configs/paper/ablations.json and ablations/*.json ({2 * ablation} members): about "
-      f"{ablation * (d1 + s1) / 3600:.2f} h (assumed: every arm as fast as Top-k)")
+train = {"dsprites": 737280 / ips_d, "shapes3d": 480000 / ips_s}  # one epoch's training, s
+
+def members(plan):  # (dataset, epochs) of each member config that a --plan listing names
+    out = []
+    for line in open(plan):
+        c = json.load(open(line.strip()))
+        out.append((c["dataset"]["name"], c["training"]["epochs"] + c["training"]["extra_epochs"]))
+    return out
+
+def hours(ms):  # members one after another on this GPU
+    return sum(e * (train[d] + eval_s) + startup for d, e in ms) / 3600
+
+def epochs(ms):
+    return "/".join(str(e) for e in sorted({e for _, e in ms}))
+
+grid, ablation = [], []
+for plan in sys.argv[6:]:
+    (grid if os.path.basename(plan) == "plan-grid.txt" else ablation).extend(members(plan))
+gd = [m for m in grid if m[0] == "dsprites"]
+gs = [m for m in grid if m[0] == "shapes3d"]
+if grid:
+    print(f"dSprites: {len(gd)} members x {epochs(gd)} epochs x ({train['dsprites']:.1f} s training + {eval_s:.1f} s evaluation) "
+          f"+ {startup:.1f} s start-up each = {hours(gd):.2f} h")
+    print(f"Shapes3D: images/s {how} = {ips_s:.0f}; {len(gs)} x {epochs(gs)} x ({train['shapes3d']:.1f} s + {eval_s:.1f} s) "
+          f"+ start-ups = {hours(gs):.2f} h")
+    print(f"configs/paper/grid.json, members one after another on this GPU: about {hours(grid):.2f} h "
+          f"(assumed: L1 members as fast as Top-k; Shapes3D's evaluation and start-up as long as dSprites')")
+else:
+    print(f"one epoch: dSprites {train['dsprites']:.1f} s training, Shapes3D (images/s {how} = {ips_s:.0f}) "
+          f"{train['shapes3d']:.1f} s, + {eval_s:.1f} s evaluation; {startup:.1f} s start-up per member "
+          f"(configs/paper/grid.json not planned: see Notes)")
+if ablation:
+    print(f"configs/paper/ablations.json and ablations/*.json ({len(ablation)} members): about "
+          f"{hours(ablation):.2f} h (assumed: every arm as fast as Top-k)")
 PY
 )
 fi

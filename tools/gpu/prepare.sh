@@ -176,6 +176,7 @@ cp "$root/tools/gpu/check.sh" "$kit/check.sh"
 mkdir -p "$kit/src/tests/e2e" "$kit/src/configs" "$kit/src/tools/gpu"
 cp "$root"/tests/e2e/*.py "$kit/src/tests/e2e/"
 cp "$root/configs/quick.json" "$kit/src/configs/"
+cp -r "$root/configs/paper" "$kit/src/configs/"  # check.sh counts the sweeps' members from them
 cp "$root"/tools/bench_train.sh "$root"/tools/bench_train_torch.py "$root"/tools/torch_reference.py \
   "$root"/tools/bench_topk_torch.py "$kit/src/tools/"
 cp -r "$root/tools/vsae_py" "$kit/src/tools/"  # torch_reference.py imports the shared package
