@@ -31,7 +31,7 @@ const HostTensor& need(const SafetensorsFile& f, const std::string& path, const 
 std::string config_change(const std::map<std::string, std::string>& metadata, const std::string& identity) {
   const auto it = metadata.find("config_identity");
   if (it == metadata.end() || identity.empty())
-    return "or by a vsae_gpu version whose config has other keys or defaults";  // written before v1 recorded it
+    return "or by a vsae_gpu version whose config has other keys or defaults";  // a checkpoint from before they recorded it
   const nlohmann::json written = nlohmann::json::parse(it->second, nullptr, false);
   if (written.is_discarded()) return "its recorded config is not valid JSON";
   return config::first_difference(written, nlohmann::json::parse(identity)) + " differs";
