@@ -318,10 +318,10 @@ DISENTANGLEMENT_COLUMNS = (("dci_disentanglement", "DCI D"), ("dci_completeness"
 SAVED_POINTS = ((SCHEDULE_END_DIR, "at_schedule_end", "schedule end"), ("", "final", "end"))
 
 
-def disentanglement_scores(run_dir, subdir, cache, dci_train):
+def disentanglement_scores(run_dir, subdir, cache, dci_train, compute=True):
     """evaluate_run's scores for the representations one member saved in run_dir/subdir, from
     `cache` when the files it reads and its settings are the ones cached (the suite takes minutes
-    on wide SAE codes)."""
+    on wide SAE codes); None when they are not cached and `compute` is False."""
     from vsae_py.disentanglement import VERSION, evaluate_run, representation_files
 
     present, factors = representation_files(run_dir, subdir)
@@ -332,16 +332,20 @@ def disentanglement_scores(run_dir, subdir, cache, dci_train):
     entry = cache.get(where)
     if entry is not None and entry["key"] == key:
         return entry["scores"]
+    if not compute:
+        return None
     print(f"report.py: disentanglement metrics of {os.path.join(run_dir, subdir)} ...", file=sys.stderr, flush=True)
     scores = evaluate_run(run_dir, subdir=subdir, **({"dci_num_train": dci_train} if dci_train else {}))
     cache[where] = {"key": key, "scores": scores}
     return scores
 
 
-def disentanglement_table(cells, out_dir, dci_train=None):
+def disentanglement_table(cells, out_dir, dci_train=None, cached_only=False):
     """DCI, SAP, modularity/explicitness and FactorVAE (tools/vsae_py/disentanglement.py) beside MIG,
     on the latents and SAE codes that members saved (output.save_latents) at the schedule's end and
-    at the end of training. The scores are cached in OUT/disentanglement_cache.json."""
+    at the end of training. The scores are cached in OUT/disentanglement_cache.json; with
+    cached_only, members whose scores are not there yet are left out, and the section says how
+    many."""
     import json
 
     from vsae_py.disentanglement import representation_files
@@ -356,10 +360,16 @@ def disentanglement_table(cells, out_dir, dci_train=None):
     cache = load_json(cache_path) if os.path.exists(cache_path) else {}
     scores = {}
     for c, d, sub in members:
-        scores[d, sub] = disentanglement_scores(d, sub, cache, dci_train)
+        found = disentanglement_scores(d, sub, cache, dci_train, compute=not cached_only)
+        if found is None:
+            continue
+        scores[d, sub] = found
         with open(cache_path, "w") as f:
             json.dump(cache, f)
-    lines = head + [
+    missing = len(members) - len(scores)
+    partial = [f"Scored so far: {len(scores)} of {len(members)} saved points (member × point); the other {missing} "
+               "are left out (--cached-disentanglement), so the seeds column counts what each row averages.", ""]
+    lines = head + (partial if missing else []) + [
         "disentanglement_lib's definitions and defaults (DCI with gradient-boosted trees, SAP with a linear SVM per "
         "dimension, modularity from 20-bin mutual information, explicitness as one-vs-rest ROC-AUC, the FactorVAE "
         "majority vote), on the evaluation set saved at the schedule's end (k = end) and at the end of training; MIG "
@@ -570,6 +580,9 @@ def main():
     parser.add_argument("--dci-train", type=int, default=None, metavar="N",
                         help="fit DCI's boosted trees on at most N training rows (default: all, as "
                              "disentanglement_lib; the trees take minutes on 500-wide SAE codes)")
+    parser.add_argument("--cached-disentanglement", action="store_true",
+                        help="use only the disentanglement scores already cached in OUT/disentanglement_cache.json "
+                             "(a partial section, which says how many points it has); compute nothing")
     parser.add_argument("--no-disentanglement", action="store_true",
                         help="leave out the disentanglement metrics (DCI, SAP, modularity, FactorVAE)")
     args = parser.parse_args()
@@ -610,7 +623,7 @@ def main():
     lines += threshold_table(cells) + [""]
     lines += sparsity_table(cells) + [""] + death_table(cells) + [""]
     lines += (["## Disentanglement metrics", "", "Left out (--no-disentanglement)."] if args.no_disentanglement
-              else disentanglement_table(cells, out_dir, args.dci_train)) + [""]
+              else disentanglement_table(cells, out_dir, args.dci_train, args.cached_disentanglement)) + [""]
     lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figures]
     lines += [""] + notes
     with open(os.path.join(out_dir, "report.md"), "w") as f:
