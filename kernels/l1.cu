@@ -1,7 +1,8 @@
 // CUDA L1 / L1-prox forward: column-tiled, so the bias is loaded once per thread and the firing
 // counts leave each CTA once per column; the penalty is reduced in a fixed order in two passes.
-// Also the one-thread controller that moves λ or τ on the device, and the one-CTA reduction that
-// gives the tracking controller its floor.
+// Also the relative L1-prox threshold's scale (the RMS of z, reduced the same way), the one-thread
+// controller that moves λ or τ on the device, and the one-CTA reduction that gives the tracking
+// controller its floor.
 #include <cub/block/block_reduce.cuh>
 
 #include "engine/core/check.hpp"
@@ -21,7 +22,8 @@ using TileCount = cub::BlockReduce<int, kTileCols, cub::BLOCK_REDUCE_WARP_REDUCT
 template <bool PROX>
 static __global__ void __launch_bounds__(kTileCols* kTileRows)
     l1_forward_kernel(const float* __restrict__ z_pre, const float* __restrict__ bias,
-                      const float* __restrict__ tau, std::int64_t batch, std::int64_t width,
+                      const float* __restrict__ tau, const float* __restrict__ tau_scale,
+                      std::int64_t batch, std::int64_t width,
                       std::int64_t rows_per_split, float* __restrict__ a,
                       std::int32_t* __restrict__ fire_count,
                       std::int32_t* __restrict__ batch_active, float eps,
@@ -39,7 +41,7 @@ static __global__ void __launch_bounds__(kTileCols* kTileRows)
   int fired = 0;
   if (col < width) {
     const float b = bias[col];
-    const float shift = PROX ? *tau : 0.0f;
+    const float shift = PROX ? (tau_scale ? *tau * *tau_scale : *tau) : 0.0f;
 #pragma unroll 4
     for (std::int64_t row = row_begin + threadIdx.y; row < row_end; row += kTileRows) {
       const std::int64_t i = row * width + col;
@@ -90,6 +92,49 @@ static __global__ void __launch_bounds__(kFinishThreads)
         static_cast<float>(static_cast<double>(*lambda) * total / static_cast<double>(batch));
 }
 
+// grid (col_blocks, splits), block (32, 8): partial[cta] = Σ (z_pre + b)² over the CTA's tile.
+static __global__ void __launch_bounds__(kTileCols* kTileRows)
+    l1_prox_sumsq_kernel(const float* __restrict__ z_pre, const float* __restrict__ bias,
+                         std::int64_t batch, std::int64_t width, std::int64_t rows_per_split,
+                         float* __restrict__ partial) {
+  __shared__ TileSum::TempStorage reduce;
+  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kTileCols + threadIdx.x;
+  const std::int64_t row_begin = static_cast<std::int64_t>(blockIdx.y) * rows_per_split;
+  const std::int64_t row_end = min(batch, row_begin + rows_per_split);
+  float sum = 0.0f;
+  if (col < width) {
+    const float b = bias[col];
+    for (std::int64_t row = row_begin + threadIdx.y; row < row_end; row += kTileRows) {
+      const float z = z_pre[row * width + col] + b;
+      sum += z * z;
+    }
+  }
+  const float tile_sum = TileSum(reduce).Sum(sum);
+  if (threadIdx.x == 0 && threadIdx.y == 0) partial[blockIdx.y * gridDim.x + blockIdx.x] = tile_sum;
+}
+
+// s_b = sqrt(Σ partial / count), the partials summed in a fixed order; then the running scale
+// and the scale this pass uses (kernels/l1.cuh).
+static __global__ void __launch_bounds__(kFinishThreads)
+    l1_prox_scale_finish_kernel(const float* __restrict__ partial, int parts, std::int64_t count,
+                                float* __restrict__ running, float beta, bool update,
+                                float* __restrict__ scale) {
+  using Reduce = cub::BlockReduce<double, kFinishThreads>;
+  __shared__ Reduce::TempStorage storage;
+  double sum = 0.0;
+  for (int i = threadIdx.x; i < parts; i += kFinishThreads) sum += partial[i];
+  const double total = Reduce(storage).Sum(sum);
+  if (threadIdx.x != 0) return;
+  const float batch_scale = count == 0 ? NAN : static_cast<float>(sqrt(total / static_cast<double>(count)));
+  const float r = *running;
+  if (!update) {
+    *scale = r >= 0.0f ? r : batch_scale;
+    return;
+  }
+  *scale = batch_scale;
+  if (!isnan(batch_scale)) *running = r < 0.0f ? batch_scale : beta * r + (1.0f - beta) * batch_scale;
+}
+
 static __global__ void sparsity_controller_kernel(float* coef, const std::int32_t* batch_active,
                                                   const std::int32_t* k_target,
                                                   std::int64_t batch_rows, float eta, float lo,
@@ -110,7 +155,8 @@ static __global__ void sparsity_controller_kernel(float* coef, const std::int32_
 // floor is the same on every run.
 static __global__ void __launch_bounds__(kFinishThreads)
     controller_floor_kernel(const float* __restrict__ a, const float* __restrict__ signal,
-                            std::int64_t count, float factor, float rho, float* __restrict__ floor) {
+                            std::int64_t count, float factor, float rho,
+                            const float* __restrict__ divisor, float* __restrict__ floor) {
   using SumReduce = cub::BlockReduce<double, kFinishThreads>;
   using CountReduce = cub::BlockReduce<long long, kFinishThreads>;
   __shared__ union {
@@ -128,10 +174,12 @@ static __global__ void __launch_bounds__(kFinishThreads)
   const double total = SumReduce(storage.sum).Sum(sum);
   __syncthreads();  // the storage is reused
   const long long total_active = CountReduce(storage.count).Sum(active);
-  if (threadIdx.x == 0)
-    *floor = total_active == 0 ? 0.0f
-                               : static_cast<float>(static_cast<double>(rho) * factor * total /
-                                                    static_cast<double>(total_active));
+  if (threadIdx.x != 0) return;
+  const float d = divisor ? *divisor : 1.0f;
+  *floor = total_active == 0 || !(d > 0.0f)
+               ? 0.0f
+               : static_cast<float>(static_cast<double>(rho) * factor * total /
+                                    static_cast<double>(total_active) / static_cast<double>(d));
 }
 
 std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width) {
@@ -139,33 +187,53 @@ std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width) {
   return static_cast<std::size_t>(t.col_blocks) * static_cast<std::size_t>(t.splits);
 }
 
-void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
-                std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
-                float eps, const float* lambda, float* penalty, float* scratch,
-                cudaStream_t stream) {
+void l1_forward(const float* z_pre, const float* bias, const float* tau, const float* tau_scale,
+                std::int64_t batch, std::int64_t width, float* a, std::int32_t* fire_count,
+                std::int32_t* batch_active, float eps, const float* lambda, float* penalty,
+                float* scratch, cudaStream_t stream) {
   VSAE_CHECK(z_pre && bias && a, "l1_forward: null tensor");
   VSAE_CHECK(batch >= 0 && width >= 1, "l1_forward: bad size (" << batch << ", " << width << ")");
   VSAE_CHECK(!penalty || (lambda && scratch), "l1_forward: the penalty needs lambda and scratch");
   VSAE_CHECK(!penalty || batch >= 1, "l1_forward: the penalty λ·Σa/B needs B >= 1");
   VSAE_CHECK(eps >= 0.0f, "l1_forward: eps must be >= 0, got " << eps);
+  VSAE_CHECK(!tau_scale || tau, "l1_forward: tau_scale needs tau");
   if (batch_active) CUDA_CHECK(cudaMemsetAsync(batch_active, 0, sizeof(std::int32_t), stream));
   if (batch == 0) return;
   const ColumnTiling t = column_tiling(batch, width);
   float* partial = penalty ? scratch : nullptr;
   if (tau)
-    l1_forward_kernel<true><<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, tau, batch, width,
-                                                                t.rows_per_split, a, fire_count,
-                                                                batch_active, eps, partial);
+    l1_forward_kernel<true><<<t.grid(), t.block(), 0, stream>>>(
+        z_pre, bias, tau, tau_scale, batch, width, t.rows_per_split, a, fire_count, batch_active, eps,
+        partial);
   else
-    l1_forward_kernel<false><<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, tau, batch, width,
-                                                                 t.rows_per_split, a, fire_count,
-                                                                 batch_active, eps, partial);
+    l1_forward_kernel<false><<<t.grid(), t.block(), 0, stream>>>(
+        z_pre, bias, tau, nullptr, batch, width, t.rows_per_split, a, fire_count, batch_active, eps,
+        partial);
   CUDA_CHECK_LAUNCH();
   if (penalty) {
     l1_penalty_finish_kernel<<<1, kFinishThreads, 0, stream>>>(partial, t.col_blocks * t.splits,
                                                                lambda, batch, penalty);
     CUDA_CHECK_LAUNCH();
   }
+}
+
+void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, std::int64_t width,
+                   float* running, float beta, bool update, float* scale, float* scratch,
+                   cudaStream_t stream) {
+  VSAE_CHECK(z_pre && bias && running && scale && scratch, "l1_prox_scale: null tensor");
+  VSAE_CHECK(batch >= 0 && width >= 1, "l1_prox_scale: bad size (" << batch << ", " << width << ")");
+  VSAE_CHECK(beta >= 0.0f && beta < 1.0f, "l1_prox_scale: beta must be in [0, 1), got " << beta);
+  int parts = 0;
+  if (batch > 0) {
+    const ColumnTiling t = column_tiling(batch, width);
+    l1_prox_sumsq_kernel<<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, batch, width, t.rows_per_split,
+                                                             scratch);
+    CUDA_CHECK_LAUNCH();
+    parts = t.col_blocks * t.splits;
+  }
+  l1_prox_scale_finish_kernel<<<1, kFinishThreads, 0, stream>>>(scratch, parts, batch * width, running, beta,
+                                                                update, scale);
+  CUDA_CHECK_LAUNCH();
 }
 
 void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
@@ -182,10 +250,10 @@ void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
 }
 
 void controller_floor(const float* a, const float* signal, std::int64_t count, float factor,
-                      float rho, float* floor, cudaStream_t stream) {
+                      float rho, const float* divisor, float* floor, cudaStream_t stream) {
   VSAE_CHECK(a && signal && floor, "controller_floor: null tensor");
   VSAE_CHECK(count >= 0, "controller_floor: bad count " << count);
-  controller_floor_kernel<<<1, kFinishThreads, 0, stream>>>(a, signal, count, factor, rho, floor);
+  controller_floor_kernel<<<1, kFinishThreads, 0, stream>>>(a, signal, count, factor, rho, divisor, floor);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -8,10 +8,10 @@
 
 namespace vsae::cpu_kernels {
 
-void l1_forward(const float* z_pre, const float* bias, const float* tau, std::int64_t batch,
-                std::int64_t width, float* a, std::int32_t* fire_count, std::int32_t* batch_active,
-                float eps, const float* lambda, float* penalty) {
-  const float shift = tau ? *tau : 0.0f;
+void l1_forward(const float* z_pre, const float* bias, const float* tau, const float* tau_scale,
+                std::int64_t batch, std::int64_t width, float* a, std::int32_t* fire_count,
+                std::int32_t* batch_active, float eps, const float* lambda, float* penalty) {
+  const float shift = tau ? (tau_scale ? *tau * *tau_scale : *tau) : 0.0f;
   double total = 0.0;
   std::int64_t active = 0;
 #pragma omp parallel for schedule(static) reduction(+ : total, active) if (worth_threads(batch * width))
@@ -35,6 +35,25 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, std::in
         static_cast<float>(static_cast<double>(*lambda) * total / static_cast<double>(batch));
 }
 
+void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, std::int64_t width,
+                   float* running, float beta, bool update, float* scale) {
+  double sum = 0.0;
+  for (std::int64_t n = 0; n < batch; ++n)
+    for (std::int64_t j = 0; j < width; ++j) {
+      const double z = static_cast<double>(z_pre[n * width + j] + bias[j]);
+      sum += z * z;
+    }
+  const float batch_scale =
+      batch == 0 ? std::nanf("") : static_cast<float>(std::sqrt(sum / static_cast<double>(batch * width)));
+  const float r = *running;
+  if (!update) {
+    *scale = r >= 0.0f ? r : batch_scale;
+    return;
+  }
+  *scale = batch_scale;
+  if (!std::isnan(batch_scale)) *running = r < 0.0f ? batch_scale : beta * r + (1.0f - beta) * batch_scale;
+}
+
 void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int32_t k_target,
                                 std::int64_t batch_rows, float eta, float lo, float hi,
                                 float floor) {
@@ -46,7 +65,7 @@ void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int
 }
 
 float controller_floor(const float* a, const float* signal, std::int64_t count, float factor,
-                       float rho) {
+                       float rho, float divisor) {
   double sum = 0.0;
   std::int64_t active = 0;
   for (std::int64_t i = 0; i < count; ++i) {
@@ -55,8 +74,9 @@ float controller_floor(const float* a, const float* signal, std::int64_t count, 
       ++active;
     }
   }
-  if (active == 0) return 0.0f;
-  return static_cast<float>(static_cast<double>(rho) * factor * sum / static_cast<double>(active));
+  if (active == 0 || !(divisor > 0.0f)) return 0.0f;
+  return static_cast<float>(static_cast<double>(rho) * factor * sum / static_cast<double>(active) /
+                            static_cast<double>(divisor));
 }
 
 }  // namespace vsae::cpu_kernels

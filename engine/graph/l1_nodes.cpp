@@ -21,7 +21,9 @@ void L1Node::backward(Backend& be) { l1_backward(be, a_->data, a_->grad, lambda_
 void L1ProxNode::prepare(Backend& be) { l1_prepare(be, z_pre_->shape[0], z_pre_->shape[1]); }
 
 void L1ProxNode::forward_impl(Backend& be) {
-  l1_prox_forward(be, z_pre_->data, bias_->value, tau_, a_->data, counters());
+  if (relative_.enabled())
+    l1_prox_scale(be, z_pre_->data, bias_->value, relative_.running, relative_.beta, training(), relative_.scale);
+  l1_prox_forward(be, z_pre_->data, bias_->value, tau_, a_->data, counters(), relative_.scale);
 }
 
 void L1ProxNode::backward(Backend& be) { l1_prox_backward(be, a_->data, a_->grad, z_pre_->grad, bias_->grad); }

@@ -1,6 +1,7 @@
 // The L1 sparsifier nodes (DESIGN §4): a = ReLU(z) with the penalty λ·mean_rows Σ a (L1Node), and
-// the proximal form a = max(z − τ, 0) (L1ProxNode), z = z_pre + b_enc. λ and τ are device scalars
-// that the sparsity controller moves so that L0 tracks k.
+// the proximal form a = max(z − τ, 0) (L1ProxNode), or a = max(z − τ·s, 0) with s the RMS of z
+// when τ is relative; z = z_pre + b_enc. λ and τ are device scalars that the sparsity controller
+// moves so that L0 tracks k.
 #pragma once
 
 #include "engine/graph/sparsifier_node.hpp"
@@ -26,11 +27,21 @@ class L1Node : public SparsifierNode {
   Value* penalty_;
 };
 
+// The relative threshold of L1-prox: τ is in units of s, the RMS of z (l1_prox_scale). running: f32
+// (1), the run's state (checkpointed; start it below 0, unset); scale: f32 (1), the s of this pass.
+struct L1ProxRelative {
+  Tensor running, scale;
+  float beta = 0.99f;  // the running scale's decay per training step
+  bool enabled() const { return running.defined(); }
+};
+
 class L1ProxNode : public SparsifierNode {
  public:
-  // tau: f32 (1) on the device, controlled, not learned.
-  L1ProxNode(Value* z_pre, Parameter* bias, Value* a, Tensor tau, ActivityCounters counters)
-      : SparsifierNode(z_pre, bias, a, counters), tau_(tau) {}
+  // tau: f32 (1) on the device, controlled, not learned. relative: off (τ in z's units) unless
+  // its tensors are defined.
+  L1ProxNode(Value* z_pre, Parameter* bias, Value* a, Tensor tau, ActivityCounters counters,
+             L1ProxRelative relative = {})
+      : SparsifierNode(z_pre, bias, a, counters), tau_(tau), relative_(relative) {}
   const char* kind() const override { return "sparsify_l1_prox"; }
   void prepare(Backend& be) override;
   void backward(Backend& be) override;
@@ -40,6 +51,7 @@ class L1ProxNode : public SparsifierNode {
 
  private:
   Tensor tau_;
+  L1ProxRelative relative_;
 };
 
 }  // namespace vsae

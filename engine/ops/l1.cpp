@@ -21,20 +21,26 @@ void check_scalar(const Backend& be, const Tensor& t, DType dtype, const char* w
   VSAE_CHECK(t.shape == Shape{1}, what << " is " << t.shape << ", expected (1)");
 }
 
-// The shared forward: `tau` undefined means ReLU, `penalty` undefined means no penalty.
-void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
-                     const Tensor& lambda, const Tensor& a, const Tensor& penalty,
-                     const ActivityCounters& counters, const char* op) {
+// z_pre (B, W) and its bias (W), checked for `op`.
+void check_pre_activations(const Backend& be, const Tensor& z_pre, const Tensor& bias, const char* op) {
   check_on(be, z_pre, DType::f32, op);
   check_on(be, bias, DType::f32, op);
-  check_on(be, a, DType::f32, op);
   VSAE_CHECK(z_pre.ndim() == 2, op << ": z_pre must be (B, W), got " << z_pre.shape);
+  VSAE_CHECK(z_pre.dim(1) >= 1, op << ": width must be >= 1");
+  VSAE_CHECK(bias.shape == Shape{z_pre.dim(1)},
+             op << ": bias is " << bias.shape << ", expected (" << z_pre.dim(1) << ")");
+}
+
+// The shared forward: `tau` undefined means ReLU, `penalty` undefined means no penalty.
+void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                     const Tensor& tau_scale, const Tensor& lambda, const Tensor& a,
+                     const Tensor& penalty, const ActivityCounters& counters, const char* op) {
+  check_pre_activations(be, z_pre, bias, op);
+  check_on(be, a, DType::f32, op);
   const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
-  VSAE_CHECK(width >= 1, op << ": width must be >= 1");
-  VSAE_CHECK(bias.shape == Shape{width},
-             op << ": bias is " << bias.shape << ", expected (" << width << ")");
   VSAE_CHECK(a.shape == z_pre.shape, op << ": a is " << a.shape << ", z_pre is " << z_pre.shape);
   if (tau.defined()) check_scalar(be, tau, DType::f32, "l1_prox_forward: tau");
+  if (tau_scale.defined()) check_scalar(be, tau_scale, DType::f32, "l1_prox_forward: tau_scale");
   if (penalty.defined()) {
     check_scalar(be, penalty, DType::f32, "l1_forward: penalty");
     check_scalar(be, lambda, DType::f32, "l1_forward: lambda");
@@ -43,6 +49,7 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   }
   check_activity_counters(be, counters, width, op);
   const float* tau_data = tau.defined() ? tau.ptr<float>() : nullptr;
+  const float* tau_scale_data = tau_scale.defined() ? tau_scale.ptr<float>() : nullptr;
   const float* lambda_data = penalty.defined() ? lambda.ptr<float>() : nullptr;
   float* penalty_data = penalty.defined() ? penalty.ptr<float>() : nullptr;
   std::int32_t* fire =
@@ -50,7 +57,7 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   std::int32_t* active =
       counters.batch_active.defined() ? counters.batch_active.ptr<std::int32_t>() : nullptr;
   if (be.device() == Device::cpu) {
-    cpu_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, batch, width,
+    cpu_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, tau_scale_data, batch, width,
                             a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data);
     return;
   }
@@ -60,7 +67,7 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   if (penalty_data)
     scratch = static_cast<float*>(
         ctx.scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) * sizeof(float)));
-  cuda_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, batch, width,
+  cuda_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, tau_scale_data, batch, width,
                            a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data,
                            scratch, ctx.stream());
 #endif
@@ -70,7 +77,7 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
 
 void l1_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& lambda,
                 const Tensor& a, const Tensor& penalty, const ActivityCounters& counters) {
-  l1_forward_impl(be, z_pre, bias, Tensor(), lambda, a, penalty, counters, "l1_forward");
+  l1_forward_impl(be, z_pre, bias, Tensor(), Tensor(), lambda, a, penalty, counters, "l1_forward");
 }
 
 void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& lambda,
@@ -80,9 +87,30 @@ void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& l
 }
 
 void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
-                     const Tensor& a, const ActivityCounters& counters) {
+                     const Tensor& a, const ActivityCounters& counters, const Tensor& tau_scale) {
   check_scalar(be, tau, DType::f32, "l1_prox_forward: tau");
-  l1_forward_impl(be, z_pre, bias, tau, Tensor(), a, Tensor(), counters, "l1_prox_forward");
+  l1_forward_impl(be, z_pre, bias, tau, tau_scale, Tensor(), a, Tensor(), counters, "l1_prox_forward");
+}
+
+void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& running,
+                   float beta, bool update, const Tensor& scale) {
+  check_pre_activations(be, z_pre, bias, "l1_prox_scale");
+  check_scalar(be, running, DType::f32, "l1_prox_scale: running");
+  check_scalar(be, scale, DType::f32, "l1_prox_scale: scale");
+  VSAE_CHECK(beta >= 0.0f && beta < 1.0f, "l1_prox_scale: beta must be in [0, 1), got " << beta);
+  const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
+  if (be.device() == Device::cpu) {
+    cpu_kernels::l1_prox_scale(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, running.ptr<float>(),
+                               beta, update, scale.ptr<float>());
+    return;
+  }
+#if VSAE_HAVE_CUDA
+  CudaContext& ctx = be.cuda();
+  float* scratch =
+      static_cast<float*>(ctx.scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) * sizeof(float)));
+  cuda_kernels::l1_prox_scale(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, running.ptr<float>(), beta,
+                              update, scale.ptr<float>(), scratch, ctx.stream());
+#endif
 }
 
 void l1_prox_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& dz_pre,
@@ -119,22 +147,25 @@ void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& b
 }
 
 void controller_floor(Backend& be, const Tensor& a, const Tensor& signal, float factor, float rho,
-                      const Tensor& floor) {
+                      const Tensor& floor, const Tensor& divisor) {
   check_f32(be, "controller_floor", "a", a);
   check_f32(be, "controller_floor", "signal", signal);
   check_scalar(be, floor, DType::f32, "controller_floor: floor");
+  if (divisor.defined()) check_scalar(be, divisor, DType::f32, "controller_floor: divisor");
   VSAE_CHECK(signal.shape == a.shape,
              "controller_floor: signal " << signal.shape << " must have a's shape " << a.shape);
   VSAE_CHECK(std::isfinite(factor) && factor >= 0.0f && std::isfinite(rho) && rho >= 0.0f,
              "controller_floor: factor and rho must be finite and >= 0, got " << factor << ", " << rho);
   if (be.device() == Device::cpu) {
     *floor.ptr<float>() =
-        cpu_kernels::controller_floor(a.ptr<float>(), signal.ptr<float>(), a.numel(), factor, rho);
+        cpu_kernels::controller_floor(a.ptr<float>(), signal.ptr<float>(), a.numel(), factor, rho,
+                                      divisor.defined() ? *divisor.ptr<float>() : 1.0f);
     return;
   }
 #if VSAE_HAVE_CUDA
   cuda_kernels::controller_floor(a.ptr<float>(), signal.ptr<float>(), a.numel(), factor, rho,
-                                 floor.ptr<float>(), be.cuda().stream());
+                                 divisor.defined() ? divisor.ptr<float>() : nullptr, floor.ptr<float>(),
+                                 be.cuda().stream());
 #endif
 }
 

@@ -19,9 +19,21 @@ void l1_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tens
 void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& lambda,
                  const Tensor& dz_pre, const Tensor& db);
 
-// z_pre, a: f32 (B, W); bias: f32 (W); tau: f32 (1); a = max(z_pre + b − τ, 0).
+// z_pre, a: f32 (B, W); bias: f32 (W); tau: f32 (1); a = max(z_pre + b − τ·s, 0), with
+// s = *tau_scale (f32 (1)) for the relative threshold, or s = 1 when tau_scale is undefined.
 void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
-                     const Tensor& a, const ActivityCounters& counters);
+                     const Tensor& a, const ActivityCounters& counters,
+                     const Tensor& tau_scale = Tensor());
+
+// The relative L1-prox threshold's scale s, so that the threshold τ·s follows the
+// pre-activations' size and the encoder cannot escape it by growing z. With s_b = sqrt(mean over
+// the batch of (z_pre + b)²) (NaN for B = 0): update (training) sets scale = s_b and moves the
+// running scale, running ← s_b when running < 0 (unset), else β·running + (1 − β)·s_b, unchanged
+// when s_b is NaN; otherwise (evaluation, per example) scale = running, or s_b while unset.
+// z_pre: f32 (B, W); bias: f32 (W); running, scale: f32 (1); beta in [0, 1). s_b does not take
+// part in the backward (stop-gradient), as BatchTopK's θ does not.
+void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& running,
+                   float beta, bool update, const Tensor& scale);
 
 // g = [a > 0]·da; dz_pre += g, db += Σ_rows g (fixed order). τ is controlled, not learned.
 void l1_prox_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& dz_pre,
@@ -47,12 +59,13 @@ void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& b
                                 const Tensor& k_target, std::int64_t batch_rows,
                                 const SparsityControl& control, const Tensor& floor = Tensor());
 
-// floor = ρ · factor · mean over the entries with a > 0 of |signal|, 0 when none is positive; a,
-// signal: f32 of one shape; floor: f32 (1). The coefficient's scale on the active units: for L1
-// the data gradient that λ/B competes with (signal = da, factor = B), for L1-prox the activation
-// that τ shifts (signal = a, factor = 1).
+// floor = ρ · factor · mean over the entries with a > 0 of |signal| / divisor, 0 when none is
+// positive or the divisor is not > 0; a, signal: f32 of one shape; floor: f32 (1); divisor: f32
+// (1), or undefined for 1. The coefficient's scale on the active units: for L1 the data gradient
+// that λ/B competes with (signal = da, factor = B), for L1-prox the activation that τ shifts
+// (signal = a, factor = 1, divided by the relative threshold's scale s when τ is relative).
 void controller_floor(Backend& be, const Tensor& a, const Tensor& signal, float factor, float rho,
-                      const Tensor& floor);
+                      const Tensor& floor, const Tensor& divisor = Tensor());
 
 // Reserves the CUDA scratch the L1 ops need for (B, W); call at plan time, before graph capture.
 void l1_prepare(Backend& be, std::int64_t batch, std::int64_t width);

@@ -32,6 +32,7 @@ TEST(Config, DefaultsFollowTheDesign) {
   EXPECT_EQ(c.eval.samples, 10000);
   EXPECT_EQ(c.eval.mig_bins, 20);
   EXPECT_EQ(c.output.dir, "runs/run");
+  EXPECT_FALSE(c.model.l1_prox_relative);
 }
 
 TEST(Config, ResolvedConfigRoundTrips) {
@@ -74,6 +75,22 @@ TEST(Config, ResumeIdentityKeepsOnlyTheSettingsTheRunUses) {
     l1_tuned["sparsity"]["controller"] = {{"rate", 0.01}};
     EXPECT_NE(digest(l1), digest(l1_tuned)) << method;
   }
+  // L1-prox's relative threshold changes what it computes; with an absolute τ its decay does not
+  // (so checkpoints from before the setting existed still resume), nor for other methods.
+  const json prox = {{"sparsity", {{"method", "l1_prox"}}}};
+  json prox_relative = prox;
+  prox_relative["sparsity"]["l1_prox"] = {{"threshold", "relative"}};
+  EXPECT_NE(digest(prox), digest(prox_relative));
+  json prox_relative_beta = prox_relative;
+  prox_relative_beta["sparsity"]["l1_prox"]["scale_beta"] = 0.9;
+  EXPECT_NE(digest(prox_relative), digest(prox_relative_beta));
+  json prox_beta = prox;
+  prox_beta["sparsity"]["l1_prox"] = {{"scale_beta", 0.9}};
+  EXPECT_EQ(digest(prox), digest(prox_beta));
+  EXPECT_FALSE(resume_identity(parse_run_config(prox).to_json())["sparsity"].contains("l1_prox"));
+  json topk_relative = topk;
+  topk_relative["sparsity"]["l1_prox"] = {{"threshold", "relative"}};
+  EXPECT_EQ(digest(topk), digest(topk_relative));
   const json batchtopk = {{"sparsity", {{"method", "batchtopk"}}}};
   json batchtopk_tuned = batchtopk;
   batchtopk_tuned["sparsity"]["batchtopk"] = {{"threshold_beta", 0.99}};
@@ -154,6 +171,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "sparsity.jumprelu.threshold_lr_scale must be between 0 and 1e+06, got -1"},
         BadCase{"JumpReluZeroThresholdLrScale", {{"sparsity", {{"jumprelu", {{"threshold_lr_scale", 0.0}}}}}},
                 "sparsity.jumprelu.threshold_lr_scale must be positive"},
+        BadCase{"L1ProxUnknownThreshold", {{"sparsity", {{"l1_prox", {{"threshold", "scaled"}}}}}},
+                "sparsity.l1_prox.threshold must be one of"},
+        BadCase{"L1ProxScaleBetaOne", {{"sparsity", {{"l1_prox", {{"scale_beta", 1.0}}}}}},
+                "sparsity.l1_prox.scale_beta must be below 1"},
+        BadCase{"L1ProxUnknownKey", {{"sparsity", {{"l1_prox", {{"scale", 1.0}}}}}}, "sparsity.l1_prox.scale"},
         BadCase{"NameWithSlash", {{"name", "a/b"}}, "name must be a non-empty string without '/'"},
         BadCase{"RootNotObject", json::array({1, 2}), "the config must be a JSON object"}),
     [](const ::testing::TestParamInfo<BadCase>& p) { return std::string(p.param.label); });

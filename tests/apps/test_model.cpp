@@ -112,6 +112,45 @@ TEST(Model, L1ControllerRaisesLambdaWhenTooManyUnitsFire) {
   EXPECT_GT(model.read_losses(be).l1, 0.0f);
 }
 
+// With the relative threshold a = max(z − τ·s, 0), s the RMS of z, is homogeneous in z: an encoder
+// scaled by c gives codes scaled by c, so growing z cannot outrun τ. The running s is state.
+TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
+  Backend& be = test::cpu();
+  ModelConfig cfg;
+  cfg.sae = SaeKind::l1_prox;
+  cfg.l1_prox_relative = true;
+  cfg.l1_prox_scale_beta = 0.5f;
+  VaeSaeModel model(be, cfg, 4, 5);
+  const auto state = model.state_tensors();
+  EXPECT_TRUE(std::any_of(state.begin(), state.end(), [](const auto& s) { return s.first == "l1_prox_running_scale"; }));
+  EXPECT_LT(model.read_l1_prox_scale(be), 0.0f);  // unset before the first step
+  std::vector<float> x = tiny_batch(4, 1);
+  be.upload(model.input().data, x.data());
+  model.set_coefficient(be, 0.5f);
+  const auto codes = [&] {
+    model.forward_backward(be);
+    std::vector<float> a(static_cast<std::size_t>(model.codes().data.numel()));
+    be.download(a.data(), model.codes().data);
+    return a;
+  };
+  const std::vector<float> before = codes();
+  const float s1 = model.read_l1_prox_scale(be);
+  EXPECT_GT(s1, 0.0f);
+  const auto positive = std::count_if(before.begin(), before.end(), [](float v) { return v > 0; });
+  EXPECT_GT(positive, 0);
+  EXPECT_LT(positive, static_cast<long>(before.size()));
+  for (const char* name : {"sae.enc.weight", "sae.enc.bias"}) {
+    Parameter& p = model.graph().find_parameter(name);
+    std::vector<float> v(static_cast<std::size_t>(p.value.numel()));
+    be.download(v.data(), p.value);
+    for (float& e : v) e *= 3.0f;
+    be.upload(p.value, v.data());
+  }
+  const std::vector<float> after = codes();
+  for (std::size_t i = 0; i < before.size(); ++i) ASSERT_NEAR(after[i], 3.0f * before[i], 1e-4f * (1.0f + before[i])) << i;
+  EXPECT_NEAR(model.read_l1_prox_scale(be), 0.5f * s1 + 0.5f * 3.0f * s1, 1e-5f * s1);
+}
+
 // sparsity.jumprelu.threshold_lr_scale reaches Adam: the first step moves log θ by lr·scale
 // (Adam's first step is lr·g/(|g| + ε) per entry), every other parameter by at most lr.
 TEST(Model, JumpReluThresholdLearnsAtItsOwnRate) {

@@ -61,7 +61,9 @@ e2e.check(np.array_equal(codes.numpy() > 0, np.load(os.path.join(run_dir, "sae_c
 # Every sparsifier beyond the paper, and the SAE controls: same seed and evaluation images as seed0.
 EXTRA = {"batchtopk": {"method": "batchtopk", "batchtopk": {"threshold_beta": 0.9}},
          "jumprelu": {"method": "jumprelu"},
-         "topk_multi": {"method": "topk", "multi_topk": True}}
+         "topk_multi": {"method": "topk", "multi_topk": True},
+         "l1_prox_relative": {"method": "l1_prox", "l1_prox": {"threshold": "relative", "scale_beta": 0.9},
+                              "controller": {"initial": 0.5}}}
 for label, sparsity in EXTRA.items():
     extra = e2e.tiny_config(os.path.join(work, label), **{
         "seed": 0, "output.save_latents": True, "dataset.subset": 128, "evaluation.samples": 96, "training.epochs": 2,

@@ -1,5 +1,6 @@
 // L1 and L1-prox sparsifiers: CUDA against the CPU twin over the (B, W) table, exact counts, the
-// penalty value, finite-difference backward checks, and the device-side λ/τ controller.
+// penalty value, finite-difference backward checks, the relative threshold's scale, and the
+// device-side λ/τ controller with its floor.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,12 +24,20 @@ struct L1Outputs {
   bool guards = true;
 };
 
-// prox: a = max(z − τ, 0) with τ = coef; otherwise a = ReLU(z) with penalty λ·Σa/B, λ = coef.
-L1Outputs run_l1(Backend& be, bool prox, std::int64_t batch, std::int64_t width,
+// relu: a = ReLU(z) with penalty λ·Σa/B, λ = coef; prox: a = max(z − τ, 0) with τ = coef;
+// prox_scaled: a = max(z − τ·s, 0), the relative threshold's form, with s = kScale.
+enum class L1Mode { relu, prox, prox_scaled };
+constexpr float kScale = 1.75f;
+const char* name_of(L1Mode mode) {
+  return mode == L1Mode::relu ? "relu" : mode == L1Mode::prox ? "prox" : "prox_scaled";
+}
+
+L1Outputs run_l1(Backend& be, L1Mode mode, std::int64_t batch, std::int64_t width,
                  const std::vector<float>& z_pre, const std::vector<float>& bias, float coef,
                  float eps) {
   test::GuardedTensor z(be, Shape{batch, width}), b(be, Shape{width}), c(be, Shape{1}),
-      a(be, Shape{batch, width});
+      a(be, Shape{batch, width}), scale(be, Shape{1});
+  scale.upload(std::vector<float>{kScale});
   test::GuardedTensor penalty(be, Shape{1}), fire(be, Shape{width}, DType::i32),
       active(be, Shape{1}, DType::i32);
   z.upload(z_pre);
@@ -40,16 +49,16 @@ L1Outputs run_l1(Backend& be, bool prox, std::int64_t batch, std::int64_t width,
   active.upload(std::vector<std::int32_t>{-5});
   a.upload(std::vector<float>(static_cast<std::size_t>(batch * width), 7.0f));
   const ActivityCounters counters{fire.tensor(), active.tensor(), eps};
-  if (prox)
-    l1_prox_forward(be, z, b, c, a, counters);
-  else
+  if (mode == L1Mode::relu)
     l1_forward(be, z, b, c, a, penalty, counters);
+  else
+    l1_prox_forward(be, z, b, c, a, counters, mode == L1Mode::prox_scaled ? scale.tensor() : Tensor());
   L1Outputs out;
   out.a = a.download<float>();
   out.penalty = penalty.download<float>();
   out.fire = fire.download<std::int32_t>();
   out.active = active.download<std::int32_t>()[0];
-  for (const test::GuardedTensor* g : {&z, &b, &c, &a, &penalty, &fire, &active})
+  for (const test::GuardedTensor* g : {&z, &b, &c, &a, &scale, &penalty, &fire, &active})
     out.guards &= g->guards_intact();
   return out;
 }
@@ -70,11 +79,11 @@ TEST_P(L1Backends, CudaMatchesCpu) {
   const test::ShapeCase c = GetParam();
   const std::vector<float> bias = test::case_bias(c.width, test::seed_of(c));
   const std::vector<float> z_pre = test::case_z_pre(c.batch, c.width, bias, test::seed_of(c) + 1);
-  for (bool prox : {false, true})
+  for (L1Mode mode : {L1Mode::relu, L1Mode::prox, L1Mode::prox_scaled})
     for (float eps : {0.0f, 0.25f}) {
-      SCOPED_TRACE(testing::Message() << (prox ? "prox" : "relu") << " eps " << eps);
-      expect_same(run_l1(test::cpu(), prox, c.batch, c.width, z_pre, bias, 0.3f, eps),
-                  run_l1(test::cuda(), prox, c.batch, c.width, z_pre, bias, 0.3f, eps));
+      SCOPED_TRACE(testing::Message() << name_of(mode) << " eps " << eps);
+      expect_same(run_l1(test::cpu(), mode, c.batch, c.width, z_pre, bias, 0.3f, eps),
+                  run_l1(test::cuda(), mode, c.batch, c.width, z_pre, bias, 0.3f, eps));
     }
 }
 
@@ -90,11 +99,11 @@ TEST(L1, CudaMatchesCpuOnNan) {
     const std::vector<float> bias = test::case_bias(c.width, 41);
     std::vector<float> z_pre = test::case_z_pre(c.batch, c.width, bias, 42);
     for (std::size_t i = 0; i < z_pre.size(); i += 11) z_pre[i] = i % 2 ? nan : -nan;
-    for (bool prox : {false, true}) {
-      SCOPED_TRACE(prox ? "prox" : "relu");
-      const L1Outputs ref = run_l1(test::cpu(), prox, c.batch, c.width, z_pre, bias, 0.3f, 0.0f);
-      expect_same(ref, run_l1(test::cuda(), prox, c.batch, c.width, z_pre, bias, 0.3f, 0.0f));
-      if (!prox) {
+    for (L1Mode mode : {L1Mode::relu, L1Mode::prox, L1Mode::prox_scaled}) {
+      SCOPED_TRACE(name_of(mode));
+      const L1Outputs ref = run_l1(test::cpu(), mode, c.batch, c.width, z_pre, bias, 0.3f, 0.0f);
+      expect_same(ref, run_l1(test::cuda(), mode, c.batch, c.width, z_pre, bias, 0.3f, 0.0f));
+      if (mode == L1Mode::relu) {
         EXPECT_TRUE(std::isnan(ref.penalty[0]));
       }
     }
@@ -106,7 +115,7 @@ TEST(L1, CudaMatchesCpuOnNan) {
 void check_empty_batch(Backend& be) {
   const std::vector<float> bias{0.5f, -1.0f, 2.0f};
   try {
-    run_l1(be, false, 0, 3, {}, bias, 0.1f, 0.0f);
+    run_l1(be, L1Mode::relu, 0, 3, {}, bias, 0.1f, 0.0f);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("l1_forward: the penalty λ·Σa/B needs a batch of at least "
@@ -114,7 +123,7 @@ void check_empty_batch(Backend& be) {
               std::string::npos)
         << e.what();
   }
-  const L1Outputs prox = run_l1(be, true, 0, 3, {}, bias, 0.1f, 0.0f);
+  const L1Outputs prox = run_l1(be, L1Mode::prox, 0, 3, {}, bias, 0.1f, 0.0f);
   EXPECT_EQ(prox.active, 0);
   EXPECT_EQ(prox.fire, (std::vector<std::int32_t>{0, 1, 2}));
 }
@@ -131,14 +140,18 @@ TEST(L1, CudaRejectsPenaltyOfEmptyBatch) {
 TEST(L1, CpuForwardByHand) {
   const std::vector<float> z_pre{1.0f, -2.0f, 0.5f, 3.0f, 0.0f, -1.0f};
   const std::vector<float> bias{0.5f, 1.0f, -0.25f};
-  const L1Outputs relu = run_l1(test::cpu(), false, 2, 3, z_pre, bias, 0.1f, 0.3f);
+  const L1Outputs relu = run_l1(test::cpu(), L1Mode::relu, 2, 3, z_pre, bias, 0.1f, 0.3f);
   EXPECT_EQ(relu.a, (std::vector<float>{1.5f, 0.0f, 0.25f, 3.5f, 1.0f, 0.0f}));
   EXPECT_EQ(relu.fire, (std::vector<std::int32_t>{0 + 2, 1 + 1, 2 + 0}));
   EXPECT_EQ(relu.active, 3);
   EXPECT_FLOAT_EQ(relu.penalty[0], 0.1f * (1.5f + 0.25f + 3.5f + 1.0f) / 2.0f);
-  const L1Outputs prox = run_l1(test::cpu(), true, 2, 3, z_pre, bias, 1.0f, 0.0f);
+  const L1Outputs prox = run_l1(test::cpu(), L1Mode::prox, 2, 3, z_pre, bias, 1.0f, 0.0f);
   EXPECT_EQ(prox.a, (std::vector<float>{0.5f, 0.0f, 0.0f, 2.5f, 0.0f, 0.0f}));
   EXPECT_EQ(prox.active, 2);
+  // τ·s = 0.4·1.75 = 0.7.
+  const L1Outputs scaled = run_l1(test::cpu(), L1Mode::prox_scaled, 2, 3, z_pre, bias, 0.4f, 0.0f);
+  EXPECT_EQ(scaled.a, (std::vector<float>{1.5f - 0.7f, 0.0f, 0.0f, 3.5f - 0.7f, 1.0f - 0.7f, 0.0f}));
+  EXPECT_EQ(scaled.active, 3);
 }
 
 // Values at least 0.05 from the kinks at 0 (ReLU) and τ (prox), probed with ±1e-3.
@@ -174,31 +187,139 @@ TEST(L1, BackwardMatchesFiniteDifferences) {
   EXPECT_TRUE(test::check_gradient(loss, bias, db.download<float>(), "db", options));
 }
 
+// With the relative threshold the scale s is held fixed (stop-gradient), so the backward is the
+// prox backward at τ·s; both forms are checked against finite differences at fixed τ and s.
 TEST(L1, ProxBackwardMatchesFiniteDifferences) {
   Backend& be = test::cpu();
   const std::int64_t batch = 5, width = 13;
   const float tau_value = 0.4f;
-  std::vector<float> z_pre = away_from_kinks(static_cast<std::size_t>(batch * width), tau_value, 5);
-  std::vector<float> bias(static_cast<std::size_t>(width), 0.0f);
-  const std::vector<float> w = test::random_uniform(z_pre.size(), -1.0f, 1.0f, 6);
-  test::GuardedTensor zt(be, Shape{batch, width}), bt(be, Shape{width}), tau(be, Shape{1}),
-      at(be, Shape{batch, width});
-  test::GuardedTensor da(be, Shape{batch, width}), dz(be, Shape{batch, width}),
-      db(be, Shape{width});
-  tau.upload(std::vector<float>{tau_value});
-  const auto loss = [&] {
-    zt.upload(z_pre);
-    bt.upload(bias);
-    l1_prox_forward(be, zt, bt, tau, at, ActivityCounters{});
-    return test::weighted_sum(at.download<float>(), w);
-  };
-  loss();
-  da.upload(w);
-  l1_prox_backward(be, at, da, dz, db);
-  const test::GradCheckOptions options{1e-3, 1e-3, 1e-3, 200};
-  EXPECT_TRUE(test::check_gradient(loss, z_pre, dz.download<float>(), "dz_pre", options));
-  EXPECT_TRUE(test::check_gradient(loss, bias, db.download<float>(), "db", options));
+  for (bool scaled : {false, true}) {
+    SCOPED_TRACE(scaled ? "prox_scaled" : "prox");
+    const float kink = scaled ? tau_value * kScale : tau_value;
+    std::vector<float> z_pre = away_from_kinks(static_cast<std::size_t>(batch * width), kink, 5);
+    std::vector<float> bias(static_cast<std::size_t>(width), 0.0f);
+    const std::vector<float> w = test::random_uniform(z_pre.size(), -1.0f, 1.0f, 6);
+    test::GuardedTensor zt(be, Shape{batch, width}), bt(be, Shape{width}), tau(be, Shape{1}),
+        scale(be, Shape{1}), at(be, Shape{batch, width});
+    test::GuardedTensor da(be, Shape{batch, width}), dz(be, Shape{batch, width}),
+        db(be, Shape{width});
+    tau.upload(std::vector<float>{tau_value});
+    scale.upload(std::vector<float>{kScale});
+    const auto loss = [&] {
+      zt.upload(z_pre);
+      bt.upload(bias);
+      l1_prox_forward(be, zt, bt, tau, at, ActivityCounters{}, scaled ? scale.tensor() : Tensor());
+      return test::weighted_sum(at.download<float>(), w);
+    };
+    loss();
+    da.upload(w);
+    l1_prox_backward(be, at, da, dz, db);
+    const test::GradCheckOptions options{1e-3, 1e-3, 1e-3, 200};
+    EXPECT_TRUE(test::check_gradient(loss, z_pre, dz.download<float>(), "dz_pre", options));
+    EXPECT_TRUE(test::check_gradient(loss, bias, db.download<float>(), "db", options));
+  }
 }
+
+// ---- the relative threshold's scale -------------------------------------------------------
+
+struct ScaleOutputs {
+  float scale = 0, running = 0;
+  bool guards = true;
+};
+
+// One l1_prox_scale call from the given running scale.
+ScaleOutputs run_scale(Backend& be, std::int64_t batch, std::int64_t width, const std::vector<float>& z_pre,
+                       const std::vector<float>& bias, float running, float beta, bool update) {
+  test::GuardedTensor z(be, Shape{batch, width}), b(be, Shape{width}), r(be, Shape{1}), s(be, Shape{1});
+  z.upload(z_pre);
+  b.upload(bias);
+  r.upload(std::vector<float>{running});
+  s.upload(std::vector<float>{-7.0f});
+  l1_prox_scale(be, z, b, r, beta, update, s);
+  ScaleOutputs out{s.download<float>()[0], r.download<float>()[0], true};
+  for (const test::GuardedTensor* g : {&z, &b, &r, &s}) out.guards &= g->guards_intact();
+  return out;
+}
+
+void check_scale_by_hand(Backend& be) {
+  // z = z_pre + b = {1, -2, 2, 0, 3, -1}: Σz² = 19, s_b = sqrt(19 / 6).
+  const std::vector<float> z_pre{0.5f, -1.0f, 2.0f, -0.5f, 4.0f, -1.0f}, bias{0.5f, -1.0f, 0.0f};
+  const float s_b = std::sqrt(19.0f / 6.0f);
+  ScaleOutputs first = run_scale(be, 2, 3, z_pre, bias, -1.0f, 0.9f, true);  // unset: takes s_b
+  EXPECT_FLOAT_EQ(first.scale, s_b);
+  EXPECT_FLOAT_EQ(first.running, s_b);
+  ScaleOutputs next = run_scale(be, 2, 3, z_pre, bias, 2.0f, 0.9f, true);  // β·2 + (1 − β)·s_b
+  EXPECT_FLOAT_EQ(next.scale, s_b);
+  EXPECT_FLOAT_EQ(next.running, 0.9f * 2.0f + 0.1f * s_b);
+  ScaleOutputs eval = run_scale(be, 2, 3, z_pre, bias, 2.0f, 0.9f, false);  // evaluation: the running s
+  EXPECT_EQ(eval.scale, 2.0f);
+  EXPECT_EQ(eval.running, 2.0f);
+  ScaleOutputs unset = run_scale(be, 2, 3, z_pre, bias, -1.0f, 0.9f, false);  // unset: the batch's own
+  EXPECT_FLOAT_EQ(unset.scale, s_b);
+  EXPECT_EQ(unset.running, -1.0f);
+  ScaleOutputs zero = run_scale(be, 1, 2, {0.0f, 1.0f}, {0.0f, -1.0f}, -1.0f, 0.9f, true);  // θ = 0 case
+  EXPECT_EQ(zero.scale, 0.0f);
+  EXPECT_EQ(zero.running, 0.0f);
+  for (const ScaleOutputs& o : {first, next, eval, unset, zero}) EXPECT_TRUE(o.guards);
+}
+
+TEST(L1ProxScale, ByHand) { check_scale_by_hand(test::cpu()); }
+TEST(L1ProxScale, CudaByHand) {
+  VSAE_REQUIRE_CUDA();
+  check_scale_by_hand(test::cuda());
+}
+
+// NaN in z makes the batch's s NaN, which the running scale ignores; an empty batch has none.
+void check_scale_without_value(Backend& be) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ScaleOutputs with_nan = run_scale(be, 2, 2, {1.0f, nan, 2.0f, 3.0f}, {0.0f, 0.0f}, 1.5f, 0.9f, true);
+  EXPECT_TRUE(std::isnan(with_nan.scale));
+  EXPECT_EQ(with_nan.running, 1.5f);
+  ScaleOutputs empty = run_scale(be, 0, 3, {}, {0.0f, 0.0f, 0.0f}, -1.0f, 0.9f, true);
+  EXPECT_TRUE(std::isnan(empty.scale));
+  EXPECT_EQ(empty.running, -1.0f);
+  EXPECT_TRUE(with_nan.guards && empty.guards);
+}
+
+TEST(L1ProxScale, NanAndEmptyBatchLeaveTheRunningScale) { check_scale_without_value(test::cpu()); }
+TEST(L1ProxScale, CudaNanAndEmptyBatchLeaveTheRunningScale) {
+  VSAE_REQUIRE_CUDA();
+  check_scale_without_value(test::cuda());
+}
+
+TEST(L1ProxScale, RejectsBadBeta) {
+  for (float beta : {-0.1f, 1.0f}) {
+    try {
+      run_scale(test::cpu(), 1, 1, {1.0f}, {0.0f}, -1.0f, beta, true);
+      ADD_FAILURE() << "expected an error for beta " << beta;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("l1_prox_scale: beta must be in [0, 1)"), std::string::npos) << e.what();
+    }
+  }
+}
+
+class L1ProxScaleBackends : public ::testing::TestWithParam<test::ShapeCase> {};
+
+// Training from unset and from a set running scale, and evaluation; the sums run in different
+// orders on the two backends, so s agrees to rounding.
+TEST_P(L1ProxScaleBackends, CudaMatchesCpu) {
+  VSAE_REQUIRE_CUDA();
+  const test::ShapeCase c = GetParam();
+  const std::vector<float> bias = test::case_bias(c.width, test::seed_of(c));
+  const std::vector<float> z_pre = test::case_z_pre(c.batch, c.width, bias, test::seed_of(c) + 1);
+  for (float running : {-1.0f, 0.8f})
+    for (bool update : {true, false}) {
+      SCOPED_TRACE(testing::Message() << "running " << running << (update ? " training" : " evaluation"));
+      const ScaleOutputs ref = run_scale(test::cpu(), c.batch, c.width, z_pre, bias, running, 0.99f, update);
+      const ScaleOutputs got = run_scale(test::cuda(), c.batch, c.width, z_pre, bias, running, 0.99f, update);
+      EXPECT_TRUE(got.guards);
+      EXPECT_NEAR(got.scale, ref.scale, 1e-6f * std::fabs(ref.scale) + 1e-7f);
+      EXPECT_NEAR(got.running, ref.running, 1e-6f * std::fabs(ref.running) + 1e-7f);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, L1ProxScaleBackends, ::testing::ValuesIn(test::shape_table()),
+                         test::shape_case_name);
 
 // One controller step on `be` from coef with the given batch activity; returns the new coef.
 // One controller step on `be`, with a floor tensor when `floor` holds a value.
@@ -305,6 +426,17 @@ void check_floor_values(Backend& be) {
   ts.upload(signal);
   controller_floor(be, ta.tensor(), ts.tensor(), 64.0f, 0.05f, floor.tensor());
   EXPECT_FLOAT_EQ(floor.download<float>()[0], 0.05f * 64.0f * (0.5f + 1.5f + 1.0f) / 3.0f);
+  // Divided by the relative threshold's scale; a scale that is not > 0 gives no floor.
+  test::GuardedTensor divisor(be, Shape{1});
+  divisor.upload(std::vector<float>{2.0f});
+  controller_floor(be, ta.tensor(), ts.tensor(), 64.0f, 0.05f, floor.tensor(), divisor.tensor());
+  EXPECT_FLOAT_EQ(floor.download<float>()[0], 0.05f * 64.0f * (0.5f + 1.5f + 1.0f) / 3.0f / 2.0f);
+  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN()}) {
+    divisor.upload(std::vector<float>{bad});
+    controller_floor(be, ta.tensor(), ts.tensor(), 64.0f, 0.05f, floor.tensor(), divisor.tensor());
+    EXPECT_EQ(floor.download<float>()[0], 0.0f) << "divisor " << bad;
+  }
+  EXPECT_TRUE(divisor.guards_intact());
   // Nothing active: no floor.
   ta.upload(std::vector<float>(6, 0.0f));
   controller_floor(be, ta.tensor(), ts.tensor(), 64.0f, 0.05f, floor.tensor());
@@ -330,11 +462,15 @@ TEST(ControllerFloor, CudaMatchesCpu) {
         a[0] = std::numeric_limits<float>::quiet_NaN();
         if (a.size() > 2) a[2] = 1.0f, signal[2] = std::numeric_limits<float>::quiet_NaN();
       }
-      test::TwinTensor ta(shape, a), ts(shape, signal), out(Shape{1}, std::vector<float>{-1.0f});
-      for (Backend* be : {&test::cpu(), &test::cuda()})
-        controller_floor(*be, ta.on(*be), ts.on(*be), 64.0f, 0.05f, out.on(*be));
-      EXPECT_TRUE(test::twins_match(out, test::Tolerance{1e-7f, 1e-5f}, with_nan && a.size() > 2))
-          << shape << (with_nan ? " with NaN" : "");
+      for (bool divided : {false, true}) {
+        test::TwinTensor ta(shape, a), ts(shape, signal), out(Shape{1}, std::vector<float>{-1.0f}),
+            divisor(Shape{1}, std::vector<float>{kScale});
+        for (Backend* be : {&test::cpu(), &test::cuda()})
+          controller_floor(*be, ta.on(*be), ts.on(*be), 64.0f, 0.05f, out.on(*be),
+                           divided ? divisor.on(*be) : Tensor());
+        EXPECT_TRUE(test::twins_match(out, test::Tolerance{1e-7f, 1e-5f}, with_nan && a.size() > 2))
+            << shape << (with_nan ? " with NaN" : "") << (divided ? " divided" : "");
+      }
     }
   }
 }

@@ -67,16 +67,22 @@ class VaeSae(nn.Module):
 
     `k` and `coefficient` are the sparsifier's settings that `encode` uses by default; load_model
     sets them from the checkpoint (Top-k's k, the L1-prox threshold τ). With `pre_encoder_bias`
-    the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10)."""
+    the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10). With
+    `l1_prox_relative` the L1-prox threshold is τ·s, s the root mean square of the SAE's
+    pre-activations over the batch in training (held constant in the backward) and the run's
+    running mean of it in evaluation (`l1_prox_scale`; while it is < 0, unset, the batch's own)."""
 
     def __init__(self, channels, conv_channels=(32, 32, 64, 64), hidden=256, sae_width=500, latent=10,
-                 method="topk", pre_encoder_bias=False, multi_topk=False, bandwidth=1e-3):
+                 method="topk", pre_encoder_bias=False, multi_topk=False, bandwidth=1e-3,
+                 l1_prox_relative=False):
         super().__init__()
         self.method = method
         self.pre_encoder_bias = pre_encoder_bias
         self.multi_topk = multi_topk
         self.bandwidth = bandwidth
         self.batchtopk_threshold = -1.0  # BatchTopK's evaluation θ (< 0: unset, ReLU)
+        self.l1_prox_relative = l1_prox_relative
+        self.l1_prox_scale = -1.0  # relative L1-prox: the running s of evaluation (< 0: unset)
         self.k = sae_width
         self.coefficient = 0.0
         c = [channels] + list(conv_channels)
@@ -118,7 +124,12 @@ class VaeSae(nn.Module):
         if self.method == "l1":
             return F.relu(z)
         if self.method == "l1_prox":
-            return F.relu(z - coef)
+            if not self.l1_prox_relative:
+                return F.relu(z - coef)
+            s = self.l1_prox_scale
+            if self.training or s < 0:
+                s = z.detach().pow(2).mean().sqrt()
+            return F.relu(z - coef * s)
         raise ValueError(self.method)
 
     def hidden(self, x):
@@ -209,7 +220,8 @@ def load_model(run_dir):
     model = VaeSae(CHANNELS[cfg["dataset"]["name"]], m["conv_channels"], m["hidden"], m["sae_width"], m["latent"],
                    cfg["sparsity"]["method"], pre_encoder_bias=m.get("sae", {}).get("pre_encoder_bias", False),
                    multi_topk=cfg["sparsity"].get("multi_topk", False),
-                   bandwidth=cfg["sparsity"].get("jumprelu", {}).get("bandwidth", 1e-3))
+                   bandwidth=cfg["sparsity"].get("jumprelu", {}).get("bandwidth", 1e-3),
+                   l1_prox_relative=cfg["sparsity"].get("l1_prox", {}).get("threshold") == "relative")
     params = {name: t for name, t in tensors.items() if not name.startswith(STATE_PREFIXES)}
     expected = model.state_dict()
     for name, t in params.items():
@@ -223,4 +235,6 @@ def load_model(run_dir):
         model.coefficient = float(tensors["state.coefficient"].reshape(-1)[0])
     if "state.batchtopk_threshold" in tensors:
         model.batchtopk_threshold = float(tensors["state.batchtopk_threshold"].reshape(-1)[0])
+    if "state.l1_prox_running_scale" in tensors:
+        model.l1_prox_scale = float(tensors["state.l1_prox_running_scale"].reshape(-1)[0])
     return model.eval()

@@ -96,6 +96,14 @@ void read_controller(JsonReader r, ControllerConfig& c) {
   r.reject_unknown_keys();
 }
 
+void read_l1_prox(JsonReader r, ModelConfig& m) {
+  m.l1_prox_relative = r.string("threshold", m.l1_prox_relative ? "relative" : "absolute",
+                                {"absolute", "relative"}) == "relative";
+  m.l1_prox_scale_beta = static_cast<float>(r.number("scale_beta", m.l1_prox_scale_beta, 0.0, 1.0));
+  if (m.l1_prox_scale_beta >= 1.0f) throw Error(r.key_path("scale_beta") + " must be below 1");
+  r.reject_unknown_keys();
+}
+
 void read_training(JsonReader r, TrainingConfig& t) {
   t.epochs = r.integer("epochs", t.epochs, 1, 100000);
   t.extra_epochs = r.integer("extra_epochs", t.extra_epochs, 0, 100000);
@@ -165,6 +173,13 @@ json resume_identity(json resolved) {
   const SaeKind method = parse_method(method_it->get<std::string>());
   if (method != SaeKind::jumprelu) sparsity->erase("jumprelu");
   if (method != SaeKind::batchtopk) sparsity->erase("batchtopk");
+  // An absolute τ ignores the scale's decay; erasing it keeps older L1-prox checkpoints resumable.
+  const auto l1_prox = sparsity->find("l1_prox");
+  if (l1_prox != sparsity->end()) {
+    const bool relative = l1_prox->is_object() && l1_prox->contains("threshold") &&
+                          (*l1_prox)["threshold"] == "relative";
+    if (method != SaeKind::l1_prox || !relative) sparsity->erase("l1_prox");
+  }
   if (!has_controlled_coefficient(method)) sparsity->erase("controller");
   return resolved;
 }
@@ -227,6 +242,7 @@ RunConfig parse_run_config(const json& root) {
   if (c.model.batchtopk_threshold_beta >= 1.0f)
     throw Error(batchtopk.key_path("threshold_beta") + " must be below 1");
   batchtopk.reject_unknown_keys();
+  read_l1_prox(sparsity.section("l1_prox"), c.model);
   if (c.model.multi_topk && c.sparsity.method != SaeKind::topk)
     throw Error(sparsity.key_path("multi_topk") + " composes with method \"topk\" only");
   sparsity.reject_unknown_keys();
@@ -275,6 +291,9 @@ json RunConfig::to_json() const {
           {"floor", sparsity.controller.floor}}},
         {"multi_topk", model.multi_topk},
         {"batchtopk", {{"threshold_beta", model.batchtopk_threshold_beta}}},
+        {"l1_prox",
+         {{"threshold", model.l1_prox_relative ? "relative" : "absolute"},
+          {"scale_beta", model.l1_prox_scale_beta}}},
         {"jumprelu",
          {{"coefficient", sparsity.jumprelu_coefficient},
           {"bandwidth", model.jumprelu_bandwidth},

@@ -41,6 +41,8 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t k_multi_off = plan.reserve(scalar, DType::i32);
   std::size_t min_kept_off = plan.reserve(scalar, DType::f32);
   std::size_t threshold_off = plan.reserve(scalar, DType::f32);
+  std::size_t prox_scale_off = plan.reserve(scalar, DType::f32);
+  std::size_t prox_running_off = plan.reserve(scalar, DType::f32);
   std::size_t k_off = plan.reserve(scalar, DType::i32);
   std::size_t coef_off = plan.reserve(scalar, DType::f32);
   std::size_t floor_off = plan.reserve(scalar, DType::f32);
@@ -62,6 +64,12 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   batchtopk_min_kept_ = scalars_.view(scalar, DType::f32, min_kept_off);
   batchtopk_threshold_ = scalars_.view(scalar, DType::f32, threshold_off);
   be.upload(batchtopk_threshold_, &kBatchTopkThresholdUnset);
+  if (config.sae == SaeKind::l1_prox && config.l1_prox_relative) {
+    l1_prox_scale_ = scalars_.view(scalar, DType::f32, prox_scale_off);
+    l1_prox_running_scale_ = scalars_.view(scalar, DType::f32, prox_running_off);
+    const float unset = -1.0f;
+    be.upload(l1_prox_running_scale_, &unset);
+  }
   k_ = scalars_.view(scalar, DType::i32, k_off);
   coefficient_ = scalars_.view(scalar, DType::f32, coef_off);
   controller_floor_ = scalars_.view(scalar, DType::f32, floor_off);
@@ -173,7 +181,9 @@ SparsifierNode* VaeSaeModel::add_sparsifier(Value* z_pre, Parameter* b_enc) {
     case SaeKind::l1:
       l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
       return graph_.add<L1Node>(z_pre, b_enc, codes_, coefficient_, l1_loss_, counters);
-    case SaeKind::l1_prox: return graph_.add<L1ProxNode>(z_pre, b_enc, codes_, coefficient_, counters);
+    case SaeKind::l1_prox:
+      return graph_.add<L1ProxNode>(z_pre, b_enc, codes_, coefficient_, counters,
+                                    L1ProxRelative{l1_prox_running_scale_, l1_prox_scale_, config_.l1_prox_scale_beta});
     case SaeKind::batchtopk:
       return graph_.add<BatchTopkNode>(z_pre, b_enc, codes_, k_, batchtopk_min_kept_, batchtopk_threshold_,
                                        config_.batchtopk_threshold_beta, counters);
@@ -278,10 +288,11 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
         sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);
         return;
       }
-      // λ/B competes with the data gradient of each active code; τ shifts the active codes.
+      // λ/B competes with the data gradient of each active code; τ shifts the active codes (by τ·s
+      // when relative, so its floor is in units of s).
       const bool l1 = config_.sae == SaeKind::l1;
       controller_floor(be, codes_->data, l1 ? codes_->grad : codes_->data, l1 ? static_cast<float>(batch_) : 1.0f,
-                       controller_.floor_ratio, controller_floor_);
+                       controller_.floor_ratio, controller_floor_, l1_prox_scale_);
       sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_, controller_floor_);
     });
 }
@@ -305,6 +316,13 @@ void VaeSaeModel::set_coefficient(Backend& be, float value) { be.upload(coeffici
 float VaeSaeModel::read_coefficient(Backend& be) const {
   float value = 0;
   be.download(&value, coefficient_);
+  return value;
+}
+
+float VaeSaeModel::read_l1_prox_scale(Backend& be) const {
+  VSAE_CHECK(l1_prox_running_scale_.defined(), "read_l1_prox_scale: the L1-prox threshold is not relative");
+  float value = 0;
+  be.download(&value, l1_prox_running_scale_);
   return value;
 }
 

@@ -48,6 +48,11 @@ struct ModelConfig {
   // BatchTopK: θ ← β·θ + (1 − β)·(the batch's smallest kept activation) each training step.
   // dictionary_learning's 0.999 averages over about 1000 steps, several CPU-scale epochs.
   float batchtopk_threshold_beta = 0.999f;
+  // L1-prox: τ in units of s, the RMS of the SAE's pre-activations (a = max(z − τ·s, 0)), so that
+  // growing z cannot outrun the threshold. s is the batch's in training and a running mean of it,
+  // with decay l1_prox_scale_beta per step, in evaluation.
+  bool l1_prox_relative = false;
+  float l1_prox_scale_beta = 0.99f;
   // Dead-neuron revival (issue 6). dead_steps > 0 keeps, per SAE unit, the training steps since it
   // last fired; a unit is dead once that count reaches dead_steps. auxk_k > 0 (needs dead_steps)
   // adds the AuxK loss auxk_alpha·mean_n ||e − W_dec a_aux||² over the auxk_k largest dead units.
@@ -87,6 +92,9 @@ class VaeSaeModel {
   void set_k(Backend& be, std::int64_t k);             // Top-k's k; the L1 controller's target
   void set_coefficient(Backend& be, float value);      // λ (l1) or τ (l1_prox)
   float read_coefficient(Backend& be) const;
+  // The relative L1-prox threshold's running scale s (< 0 before the first training step).
+  bool has_l1_prox_scale() const { return l1_prox_running_scale_.defined(); }
+  float read_l1_prox_scale(Backend& be) const;
   void enable_controller(const SparsityControl& control) { controller_ = control; has_controller_ = true; }
   void reset_fire_counts(Backend& be);
   std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
@@ -112,6 +120,7 @@ class VaeSaeModel {
     if (tracks_dead()) state.emplace_back("steps_since_fired", since_fired_);
     if (decoder_bias_init_.defined()) state.emplace_back("sae_decoder_bias_init", decoder_bias_init_);
     if (config_.sae == SaeKind::batchtopk) state.emplace_back("batchtopk_threshold", batchtopk_threshold_);
+    if (l1_prox_running_scale_.defined()) state.emplace_back("l1_prox_running_scale", l1_prox_running_scale_);
     return state;
   }
 
@@ -148,6 +157,7 @@ class VaeSaeModel {
   Tensor step_, weight_one_, weight_beta_, weight_gamma_, weight_multi_topk_;
   Tensor k_, k_multi_, coefficient_, controller_floor_, batch_active_, fire_count_;
   Tensor batchtopk_min_kept_, batchtopk_threshold_;  // BatchTopK's batch minimum and running θ
+  Tensor l1_prox_scale_, l1_prox_running_scale_;  // relative L1-prox: this pass's s and the running s
   Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
   Tensor decoder_bias_init_;  // (hidden), with a data-dependent decoder_bias_init only
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;
