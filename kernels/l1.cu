@@ -92,47 +92,53 @@ static __global__ void __launch_bounds__(kFinishThreads)
         static_cast<float>(static_cast<double>(*lambda) * total / static_cast<double>(batch));
 }
 
-// grid (col_blocks, splits), block (32, 8): partial[cta] = Σ (z_pre + b)² over the CTA's tile.
+// grid (col_blocks, splits), block (32, 8): partial[cta] = Σ (z_pre + b)² over the CTA's tile, in
+// double (a float square overflows from |z| ≈ 1.8e19).
 static __global__ void __launch_bounds__(kTileCols* kTileRows)
     l1_prox_sumsq_kernel(const float* __restrict__ z_pre, const float* __restrict__ bias,
                          std::int64_t batch, std::int64_t width, std::int64_t rows_per_split,
-                         float* __restrict__ partial) {
-  __shared__ TileSum::TempStorage reduce;
+                         double* __restrict__ partial) {
+  using TileSumDouble =
+      cub::BlockReduce<double, kTileCols, cub::BLOCK_REDUCE_WARP_REDUCTIONS, kTileRows>;
+  __shared__ TileSumDouble::TempStorage reduce;
   const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kTileCols + threadIdx.x;
   const std::int64_t row_begin = static_cast<std::int64_t>(blockIdx.y) * rows_per_split;
   const std::int64_t row_end = min(batch, row_begin + rows_per_split);
-  float sum = 0.0f;
+  double sum = 0.0;
   if (col < width) {
     const float b = bias[col];
     for (std::int64_t row = row_begin + threadIdx.y; row < row_end; row += kTileRows) {
-      const float z = z_pre[row * width + col] + b;
+      const double z = static_cast<double>(z_pre[row * width + col] + b);
       sum += z * z;
     }
   }
-  const float tile_sum = TileSum(reduce).Sum(sum);
+  const double tile_sum = TileSumDouble(reduce).Sum(sum);
   if (threadIdx.x == 0 && threadIdx.y == 0) partial[blockIdx.y * gridDim.x + blockIdx.x] = tile_sum;
 }
 
 // s_b = sqrt(Σ partial / count), the partials summed in a fixed order; then the running scale
 // and the scale this pass uses (kernels/l1.cuh).
 static __global__ void __launch_bounds__(kFinishThreads)
-    l1_prox_scale_finish_kernel(const float* __restrict__ partial, int parts, std::int64_t count,
-                                float* __restrict__ running, float beta, bool update,
-                                float* __restrict__ scale) {
+    l1_prox_scale_finish_kernel(const double* __restrict__ partial, int parts,
+                                std::int64_t count, float* __restrict__ running, float beta,
+                                bool update, float* __restrict__ scale) {
   using Reduce = cub::BlockReduce<double, kFinishThreads>;
   __shared__ Reduce::TempStorage storage;
   double sum = 0.0;
   for (int i = threadIdx.x; i < parts; i += kFinishThreads) sum += partial[i];
   const double total = Reduce(storage).Sum(sum);
   if (threadIdx.x != 0) return;
-  const float batch_scale = count == 0 ? NAN : static_cast<float>(sqrt(total / static_cast<double>(count)));
+  const float batch_scale =
+      count == 0 ? NAN : static_cast<float>(sqrt(total / static_cast<double>(count)));
   const float r = *running;
+  const bool unset = !(r >= 0.0f) || isinf(r);
   if (!update) {
-    *scale = r >= 0.0f ? r : batch_scale;
+    *scale = unset ? batch_scale : r;
     return;
   }
   *scale = batch_scale;
-  if (!isnan(batch_scale)) *running = r < 0.0f ? batch_scale : beta * r + (1.0f - beta) * batch_scale;
+  if (isfinite(batch_scale))
+    *running = unset ? batch_scale : beta * r + (1.0f - beta) * batch_scale;
 }
 
 static __global__ void sparsity_controller_kernel(float* coef, const std::int32_t* batch_active,
@@ -203,12 +209,12 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, const f
   float* partial = penalty ? scratch : nullptr;
   if (tau)
     l1_forward_kernel<true><<<t.grid(), t.block(), 0, stream>>>(
-        z_pre, bias, tau, tau_scale, batch, width, t.rows_per_split, a, fire_count, batch_active, eps,
-        partial);
+        z_pre, bias, tau, tau_scale, batch, width, t.rows_per_split, a, fire_count, batch_active,
+        eps, partial);
   else
     l1_forward_kernel<false><<<t.grid(), t.block(), 0, stream>>>(
-        z_pre, bias, tau, nullptr, batch, width, t.rows_per_split, a, fire_count, batch_active, eps,
-        partial);
+        z_pre, bias, tau, nullptr, batch, width, t.rows_per_split, a, fire_count, batch_active,
+        eps, partial);
   CUDA_CHECK_LAUNCH();
   if (penalty) {
     l1_penalty_finish_kernel<<<1, kFinishThreads, 0, stream>>>(partial, t.col_blocks * t.splits,
@@ -217,22 +223,28 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, const f
   }
 }
 
+std::size_t l1_prox_scale_scratch_floats(std::int64_t batch, std::int64_t width) {
+  return 2 * l1_forward_scratch_floats(batch, width);
+}
+
 void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, std::int64_t width,
                    float* running, float beta, bool update, float* scale, float* scratch,
                    cudaStream_t stream) {
   VSAE_CHECK(z_pre && bias && running && scale && scratch, "l1_prox_scale: null tensor");
-  VSAE_CHECK(batch >= 0 && width >= 1, "l1_prox_scale: bad size (" << batch << ", " << width << ")");
+  VSAE_CHECK(batch >= 0 && width >= 1,
+             "l1_prox_scale: bad size (" << batch << ", " << width << ")");
   VSAE_CHECK(beta >= 0.0f && beta < 1.0f, "l1_prox_scale: beta must be in [0, 1), got " << beta);
+  double* partial = reinterpret_cast<double*>(scratch);
   int parts = 0;
   if (batch > 0) {
     const ColumnTiling t = column_tiling(batch, width);
-    l1_prox_sumsq_kernel<<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, batch, width, t.rows_per_split,
-                                                             scratch);
+    l1_prox_sumsq_kernel<<<t.grid(), t.block(), 0, stream>>>(z_pre, bias, batch, width,
+                                                             t.rows_per_split, partial);
     CUDA_CHECK_LAUNCH();
     parts = t.col_blocks * t.splits;
   }
-  l1_prox_scale_finish_kernel<<<1, kFinishThreads, 0, stream>>>(scratch, parts, batch * width, running, beta,
-                                                                update, scale);
+  l1_prox_scale_finish_kernel<<<1, kFinishThreads, 0, stream>>>(partial, parts, batch * width,
+                                                                running, beta, update, scale);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -253,7 +265,8 @@ void controller_floor(const float* a, const float* signal, std::int64_t count, f
                       float rho, const float* divisor, float* floor, cudaStream_t stream) {
   VSAE_CHECK(a && signal && floor, "controller_floor: null tensor");
   VSAE_CHECK(count >= 0, "controller_floor: bad count " << count);
-  controller_floor_kernel<<<1, kFinishThreads, 0, stream>>>(a, signal, count, factor, rho, divisor, floor);
+  controller_floor_kernel<<<1, kFinishThreads, 0, stream>>>(a, signal, count, factor, rho, divisor,
+                                                            floor);
   CUDA_CHECK_LAUNCH();
 }
 

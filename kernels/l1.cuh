@@ -9,8 +9,10 @@
 
 namespace vsae::cuda_kernels {
 
-// Floats of scratch that l1_forward and l1_prox_scale need for (B, W).
+// Floats of scratch that l1_forward needs for (B, W).
 std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width);
+// Floats of scratch that l1_prox_scale needs for (B, W) (its partial sums are doubles).
+std::size_t l1_prox_scale_scratch_floats(std::int64_t batch, std::int64_t width);
 
 // z_pre, a: (B, W); bias: (W); tau: (1) on the device, or null for a = ReLU(z_pre + b), else
 // a = max(z_pre + b − τ·s, 0) with s = *tau_scale, or s = 1 when tau_scale is null.
@@ -23,10 +25,11 @@ void l1_forward(const float* z_pre, const float* bias, const float* tau, const f
                 float* scratch, cudaStream_t stream);
 
 // The relative L1-prox threshold's scale. With s_b = sqrt(mean over the B·W entries of
-// (z_pre + b)²) (fixed-order sums; NaN when B = 0): training (update) writes scale = s_b and moves
-// the running scale, running ← s_b when running < 0 (unset), else β·running + (1 − β)·s_b, left
-// unchanged when s_b is NaN; evaluation writes scale = running, or s_b while running is unset.
-// z_pre: (B, W); bias: (W); running, scale: (1) on the device; scratch as l1_forward's.
+// (z_pre + b)²) (squared and summed in double in a fixed order; NaN when B = 0): training (update)
+// writes scale = s_b and moves the running scale, running ← s_b while it is unset (< 0 or not
+// finite), else β·running + (1 − β)·s_b, and leaves it alone when s_b is not finite; evaluation
+// writes scale = running, or s_b while running is unset. z_pre: (B, W); bias: (W); running,
+// scale: (1) on the device; scratch: l1_prox_scale_scratch_floats(B, W) floats.
 void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, std::int64_t width,
                    float* running, float beta, bool update, float* scale, float* scratch,
                    cudaStream_t stream);

@@ -43,15 +43,18 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
       const double z = static_cast<double>(z_pre[n * width + j] + bias[j]);
       sum += z * z;
     }
-  const float batch_scale =
-      batch == 0 ? std::nanf("") : static_cast<float>(std::sqrt(sum / static_cast<double>(batch * width)));
+  const float batch_scale = batch == 0 ? std::nanf("")
+                                       : static_cast<float>(std::sqrt(
+                                             sum / static_cast<double>(batch * width)));
   const float r = *running;
+  const bool unset = !(r >= 0.0f) || std::isinf(r);
   if (!update) {
-    *scale = r >= 0.0f ? r : batch_scale;
+    *scale = unset ? batch_scale : r;
     return;
   }
   *scale = batch_scale;
-  if (!std::isnan(batch_scale)) *running = r < 0.0f ? batch_scale : beta * r + (1.0f - beta) * batch_scale;
+  if (std::isfinite(batch_scale))
+    *running = unset ? batch_scale : beta * r + (1.0f - beta) * batch_scale;
 }
 
 void sparsity_controller_update(float* coef, std::int32_t batch_active, std::int32_t k_target,

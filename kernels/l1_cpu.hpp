@@ -5,17 +5,18 @@
 
 namespace vsae::cpu_kernels {
 
-// z_pre, a: (B, W); bias: (W). a = max(z_pre + b − τ·s, 0) with τ = *tau and s = *tau_scale (1
-// when null), or ReLU(z_pre + b) when tau is null. fire_count: (W) or null (+= per column a > eps); batch_active: (1) or null
-// (= #a > eps). penalty: (1) or null, = λ·Σa / B with λ = *lambda.
+// z_pre, a: (B, W); bias: (W). a = max(z_pre + b − τ·s, 0) with τ = *tau and s = *tau_scale
+// (1 when null), or ReLU(z_pre + b) when tau is null. fire_count: (W) or null (+= per column
+// a > eps); batch_active: (1) or null (= #a > eps). penalty: (1) or null, = λ·Σa / B with
+// λ = *lambda.
 void l1_forward(const float* z_pre, const float* bias, const float* tau, const float* tau_scale,
                 std::int64_t batch, std::int64_t width, float* a, std::int32_t* fire_count,
                 std::int32_t* batch_active, float eps, const float* lambda, float* penalty);
 
-// The relative L1-prox threshold's scale (kernels/l1.cuh): s_b = sqrt(mean (z_pre + b)²), summed
-// in double in index order (NaN when B = 0). update: *scale = s_b and the running scale moves
-// (set when < 0, else β·running + (1 − β)·s_b; unchanged when s_b is NaN); otherwise *scale =
-// *running, or s_b while it is unset.
+// The relative L1-prox threshold's scale (kernels/l1.cuh): s_b = sqrt(mean (z_pre + b)²), squared
+// and summed in double in index order (NaN when B = 0). update: *scale = s_b and the running scale
+// moves (set while unset, < 0 or not finite, else β·running + (1 − β)·s_b; unchanged when s_b is
+// not finite); otherwise *scale = *running, or s_b while it is unset.
 void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, std::int64_t width,
                    float* running, float beta, bool update, float* scale);
 

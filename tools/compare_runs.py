@@ -54,6 +54,9 @@ def run_identity(config):
         method = sparsity["method"]
         unused = [name for name in ("jumprelu", "batchtopk") if method != name]
         unused += ["controller"] if method not in ("l1", "l1_prox") else []
+        l1_prox = sparsity.get("l1_prox")
+        relative = isinstance(l1_prox, dict) and l1_prox.get("threshold") == "relative"
+        unused += ["l1_prox"] if method != "l1_prox" or not relative else []
         config["sparsity"] = {k: v for k, v in sparsity.items() if k not in unused}
     return config
 
@@ -85,8 +88,9 @@ def compare(a_lines, b_lines, sae_width, label="", names=("a", "b")):
         near(f"{at} mean_l0", a["mean_l0"], b["mean_l0"], L0_ATOL + L0_RTOL * abs(b["mean_l0"]))
         near(f"{at} mig", a["mig"]["mig"], b["mig"]["mig"], MIG_ATOL)
         near(f"{at} sae_mig", a["sae_mig"]["mig"], b["sae_mig"]["mig"], MIG_ATOL)
-        if "coefficient" in b:
-            near(f"{at} coefficient", a["coefficient"], b["coefficient"], COEF_RTOL * abs(b["coefficient"]))
+        for scalar in ("coefficient", "l1_prox_running_scale"):
+            if scalar in b:
+                near(f"{at} {scalar}", a[scalar], b[scalar], COEF_RTOL * abs(b[scalar]))
     return problems
 
 

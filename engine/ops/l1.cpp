@@ -107,7 +107,7 @@ void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const T
 #if VSAE_HAVE_CUDA
   CudaContext& ctx = be.cuda();
   float* scratch =
-      static_cast<float*>(ctx.scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) * sizeof(float)));
+      static_cast<float*>(ctx.scratch(cuda_kernels::l1_prox_scale_scratch_floats(batch, width) * sizeof(float)));
   cuda_kernels::l1_prox_scale(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, running.ptr<float>(), beta,
                               update, scale.ptr<float>(), scratch, ctx.stream());
 #endif
@@ -173,8 +173,8 @@ void l1_prepare(Backend& be, std::int64_t batch, std::int64_t width) {
   sparse_backward_prepare(be, batch, width);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda())
-    be.cuda().reserve_scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) *
-                              sizeof(float));
+    be.cuda().reserve_scratch(cuda_kernels::l1_prox_scale_scratch_floats(batch, width) *
+                              sizeof(float));  // the larger of the two L1 scratch needs
 #endif
 }
 

@@ -28,8 +28,9 @@ void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const
 // The relative L1-prox threshold's scale s, so that the threshold τ·s follows the
 // pre-activations' size and the encoder cannot escape it by growing z. With s_b = sqrt(mean over
 // the batch of (z_pre + b)²) (NaN for B = 0): update (training) sets scale = s_b and moves the
-// running scale, running ← s_b when running < 0 (unset), else β·running + (1 − β)·s_b, unchanged
-// when s_b is NaN; otherwise (evaluation, per example) scale = running, or s_b while unset.
+// running scale, running ← s_b while it is unset (< 0 or not finite), else
+// β·running + (1 − β)·s_b, unchanged when s_b is not finite; otherwise (evaluation) scale =
+// running, so a code does not depend on its batch, or s_b while the running scale is unset.
 // z_pre: f32 (B, W); bias: f32 (W); running, scale: f32 (1); beta in [0, 1). s_b does not take
 // part in the backward (stop-gradient), as BatchTopK's θ does not.
 void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& running,

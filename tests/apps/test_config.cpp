@@ -88,9 +88,9 @@ TEST(Config, ResumeIdentityKeepsOnlyTheSettingsTheRunUses) {
   prox_beta["sparsity"]["l1_prox"] = {{"scale_beta", 0.9}};
   EXPECT_EQ(digest(prox), digest(prox_beta));
   EXPECT_FALSE(resume_identity(parse_run_config(prox).to_json())["sparsity"].contains("l1_prox"));
-  json topk_relative = topk;
-  topk_relative["sparsity"]["l1_prox"] = {{"threshold", "relative"}};
-  EXPECT_EQ(digest(topk), digest(topk_relative));
+  json topk_prox_beta = topk;
+  topk_prox_beta["sparsity"]["l1_prox"] = {{"scale_beta", 0.9}};
+  EXPECT_EQ(digest(topk), digest(topk_prox_beta));
   const json batchtopk = {{"sparsity", {{"method", "batchtopk"}}}};
   json batchtopk_tuned = batchtopk;
   batchtopk_tuned["sparsity"]["batchtopk"] = {{"threshold_beta", 0.99}};
@@ -175,6 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "sparsity.l1_prox.threshold must be one of"},
         BadCase{"L1ProxScaleBetaOne", {{"sparsity", {{"l1_prox", {{"scale_beta", 1.0}}}}}},
                 "sparsity.l1_prox.scale_beta must be below 1"},
+        BadCase{"L1ProxRelativeWithTopk", {{"sparsity", {{"l1_prox", {{"threshold", "relative"}}}}}},
+                "sparsity.l1_prox.threshold \"relative\" applies to method \"l1_prox\" only"},
         BadCase{"L1ProxUnknownKey", {{"sparsity", {{"l1_prox", {{"scale", 1.0}}}}}}, "sparsity.l1_prox.scale"},
         BadCase{"NameWithSlash", {{"name", "a/b"}}, "name must be a non-empty string without '/'"},
         BadCase{"RootNotObject", json::array({1, 2}), "the config must be a JSON object"}),

@@ -123,7 +123,7 @@ TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
   VaeSaeModel model(be, cfg, 4, 5);
   const auto state = model.state_tensors();
   EXPECT_TRUE(std::any_of(state.begin(), state.end(), [](const auto& s) { return s.first == "l1_prox_running_scale"; }));
-  EXPECT_LT(model.read_l1_prox_scale(be), 0.0f);  // unset before the first step
+  EXPECT_LT(model.read_l1_prox_running_scale(be), 0.0f);  // unset before the first step
   std::vector<float> x = tiny_batch(4, 1);
   be.upload(model.input().data, x.data());
   model.set_coefficient(be, 0.5f);
@@ -134,7 +134,7 @@ TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
     return a;
   };
   const std::vector<float> before = codes();
-  const float s1 = model.read_l1_prox_scale(be);
+  const float s1 = model.read_l1_prox_running_scale(be);
   EXPECT_GT(s1, 0.0f);
   const auto positive = std::count_if(before.begin(), before.end(), [](float v) { return v > 0; });
   EXPECT_GT(positive, 0);
@@ -146,9 +146,15 @@ TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
     for (float& e : v) e *= 3.0f;
     be.upload(p.value, v.data());
   }
+  // Evaluation reads the running s (set from the first step's batch), not this batch's.
+  model.evaluate_batch(be);
+  std::vector<float> eval(before.size());
+  be.download(eval.data(), model.codes().data);
+  const auto eval_positive = std::count_if(eval.begin(), eval.end(), [](float v) { return v > 0; });
+  EXPECT_GT(eval_positive, positive);  // 3·z against the threshold of 1·z: more units pass
   const std::vector<float> after = codes();
   for (std::size_t i = 0; i < before.size(); ++i) ASSERT_NEAR(after[i], 3.0f * before[i], 1e-4f * (1.0f + before[i])) << i;
-  EXPECT_NEAR(model.read_l1_prox_scale(be), 0.5f * s1 + 0.5f * 3.0f * s1, 1e-5f * s1);
+  EXPECT_NEAR(model.read_l1_prox_running_scale(be), 0.5f * s1 + 0.5f * 3.0f * s1, 1e-5f * s1);
 }
 
 // sparsity.jumprelu.threshold_lr_scale reaches Adam: the first step moves log θ by lr·scale

@@ -257,7 +257,7 @@ void check_scale_by_hand(Backend& be) {
   ScaleOutputs unset = run_scale(be, 2, 3, z_pre, bias, -1.0f, 0.9f, false);  // unset: the batch's own
   EXPECT_FLOAT_EQ(unset.scale, s_b);
   EXPECT_EQ(unset.running, -1.0f);
-  ScaleOutputs zero = run_scale(be, 1, 2, {0.0f, 1.0f}, {0.0f, -1.0f}, -1.0f, 0.9f, true);  // θ = 0 case
+  ScaleOutputs zero = run_scale(be, 1, 2, {0.0f, 1.0f}, {0.0f, -1.0f}, -1.0f, 0.9f, true);  // s = 0
   EXPECT_EQ(zero.scale, 0.0f);
   EXPECT_EQ(zero.running, 0.0f);
   for (const ScaleOutputs& o : {first, next, eval, unset, zero}) EXPECT_TRUE(o.guards);
@@ -269,12 +269,25 @@ TEST(L1ProxScale, CudaByHand) {
   check_scale_by_hand(test::cuda());
 }
 
-// NaN in z makes the batch's s NaN, which the running scale ignores; an empty batch has none.
+// NaN or ±Inf in z makes the batch's s NaN or +Inf, which the running scale ignores; an empty
+// batch has none; a running scale that is not finite counts as unset.
 void check_scale_without_value(Backend& be) {
-  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   ScaleOutputs with_nan = run_scale(be, 2, 2, {1.0f, nan, 2.0f, 3.0f}, {0.0f, 0.0f}, 1.5f, 0.9f, true);
   EXPECT_TRUE(std::isnan(with_nan.scale));
   EXPECT_EQ(with_nan.running, 1.5f);
+  ScaleOutputs with_inf = run_scale(be, 2, 2, {1.0f, -inf, 2.0f, 3.0f}, {0.0f, 0.0f}, 1.5f, 0.9f, true);
+  EXPECT_EQ(with_inf.scale, inf);
+  EXPECT_EQ(with_inf.running, 1.5f);
+  // z = (1, 0, 2, 3): s_b = sqrt(14 / 4).
+  for (float bad : {inf, nan}) {
+    ScaleOutputs train = run_scale(be, 2, 2, {1.0f, 0.0f, 2.0f, 3.0f}, {0.0f, 0.0f}, bad, 0.9f, true);
+    EXPECT_FLOAT_EQ(train.running, std::sqrt(3.5f)) << "running " << bad;
+    ScaleOutputs eval = run_scale(be, 2, 2, {1.0f, 0.0f, 2.0f, 3.0f}, {0.0f, 0.0f}, bad, 0.9f, false);
+    EXPECT_FLOAT_EQ(eval.scale, std::sqrt(3.5f)) << "running " << bad;
+    EXPECT_TRUE(train.guards && eval.guards);
+  }
+  EXPECT_TRUE(with_inf.guards);
   ScaleOutputs empty = run_scale(be, 0, 3, {}, {0.0f, 0.0f, 0.0f}, -1.0f, 0.9f, true);
   EXPECT_TRUE(std::isnan(empty.scale));
   EXPECT_EQ(empty.running, -1.0f);

@@ -70,6 +70,20 @@ code, out = compare(write_run(os.path.join(work, "l1_a"), l1, base),
 if code != 2 or "different configs" not in out:
     failures.append(f"different controller settings: exit {code}: {out}")
 
+# An absolute L1-prox threshold ignores the scale's decay (and runs from before the l1_prox section
+# existed compare with newer ones); a relative one does not.
+prox = dict(config, sparsity={"method": "l1_prox", "l1_prox": {"threshold": "absolute", "scale_beta": 0.5}})
+code, out = compare(write_run(os.path.join(work, "prox_a"), prox, base),
+                    write_run(os.path.join(work, "prox_b"), dict(prox, sparsity={"method": "l1_prox"}), base))
+if code != 0:
+    failures.append(f"absolute L1-prox with another scale_beta: exit {code}: {out}")
+relative = dict(config, sparsity={"method": "l1_prox", "l1_prox": {"threshold": "relative", "scale_beta": 0.5}})
+code, out = compare(write_run(os.path.join(work, "rel_a"), relative, base),
+                    write_run(os.path.join(work, "rel_b"), dict(relative, sparsity={
+                        "method": "l1_prox", "l1_prox": {"threshold": "relative", "scale_beta": 0.9}}), base))
+if code != 2 or "different configs" not in out:
+    failures.append(f"relative L1-prox with another scale_beta: exit {code}: {out}")
+
 code, out = compare(write_run(os.path.join(work, "no_width_a"), {"seed": 0}, base),
                     write_run(os.path.join(work, "no_width_b"), {"seed": 0}, base))
 if code != 2 or "lacks a positive model.sae_width" not in out:

@@ -4,6 +4,7 @@ loads a trained run's checkpoint into it.
 This module is also the independent oracle of tools/torch_reference.py, which checks the C++
 engine's losses and gradients against it, so its arithmetic follows DESIGN §4 and not the C++ code.
 """
+import math
 import os
 
 import torch
@@ -70,7 +71,8 @@ class VaeSae(nn.Module):
     the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10). With
     `l1_prox_relative` the L1-prox threshold is τ·s, s the root mean square of the SAE's
     pre-activations over the batch in training (held constant in the backward) and the run's
-    running mean of it in evaluation (`l1_prox_scale`; while it is < 0, unset, the batch's own)."""
+    running mean of it in evaluation (`l1_prox_running_scale`; while it is unset, < 0 or not
+    finite, the batch's own)."""
 
     def __init__(self, channels, conv_channels=(32, 32, 64, 64), hidden=256, sae_width=500, latent=10,
                  method="topk", pre_encoder_bias=False, multi_topk=False, bandwidth=1e-3,
@@ -82,7 +84,7 @@ class VaeSae(nn.Module):
         self.bandwidth = bandwidth
         self.batchtopk_threshold = -1.0  # BatchTopK's evaluation θ (< 0: unset, ReLU)
         self.l1_prox_relative = l1_prox_relative
-        self.l1_prox_scale = -1.0  # relative L1-prox: the running s of evaluation (< 0: unset)
+        self.l1_prox_running_scale = -1.0  # relative L1-prox: the s of evaluation (< 0: unset)
         self.k = sae_width
         self.coefficient = 0.0
         c = [channels] + list(conv_channels)
@@ -126,8 +128,8 @@ class VaeSae(nn.Module):
         if self.method == "l1_prox":
             if not self.l1_prox_relative:
                 return F.relu(z - coef)
-            s = self.l1_prox_scale
-            if self.training or s < 0:
+            s = self.l1_prox_running_scale
+            if self.training or not (0 <= s < math.inf):
                 s = z.detach().pow(2).mean().sqrt()
             return F.relu(z - coef * s)
         raise ValueError(self.method)
@@ -236,5 +238,5 @@ def load_model(run_dir):
     if "state.batchtopk_threshold" in tensors:
         model.batchtopk_threshold = float(tensors["state.batchtopk_threshold"].reshape(-1)[0])
     if "state.l1_prox_running_scale" in tensors:
-        model.l1_prox_scale = float(tensors["state.l1_prox_running_scale"].reshape(-1)[0])
+        model.l1_prox_running_scale = float(tensors["state.l1_prox_running_scale"].reshape(-1)[0])
     return model.eval()

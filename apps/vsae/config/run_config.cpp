@@ -245,6 +245,8 @@ RunConfig parse_run_config(const json& root) {
   read_l1_prox(sparsity.section("l1_prox"), c.model);
   if (c.model.multi_topk && c.sparsity.method != SaeKind::topk)
     throw Error(sparsity.key_path("multi_topk") + " composes with method \"topk\" only");
+  if (c.model.l1_prox_relative && c.sparsity.method != SaeKind::l1_prox)
+    throw Error(sparsity.key_path("l1_prox") + ".threshold \"relative\" applies to method \"l1_prox\" only");
   sparsity.reject_unknown_keys();
 
   read_eval(r.section("evaluation"), c.eval);

@@ -319,8 +319,8 @@ float VaeSaeModel::read_coefficient(Backend& be) const {
   return value;
 }
 
-float VaeSaeModel::read_l1_prox_scale(Backend& be) const {
-  VSAE_CHECK(l1_prox_running_scale_.defined(), "read_l1_prox_scale: the L1-prox threshold is not relative");
+float VaeSaeModel::read_l1_prox_running_scale(Backend& be) const {
+  VSAE_CHECK(l1_prox_running_scale_.defined(), "read_l1_prox_running_scale: the L1-prox threshold is not relative");
   float value = 0;
   be.download(&value, l1_prox_running_scale_);
   return value;

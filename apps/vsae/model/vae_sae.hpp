@@ -92,9 +92,10 @@ class VaeSaeModel {
   void set_k(Backend& be, std::int64_t k);             // Top-k's k; the L1 controller's target
   void set_coefficient(Backend& be, float value);      // λ (l1) or τ (l1_prox)
   float read_coefficient(Backend& be) const;
-  // The relative L1-prox threshold's running scale s (< 0 before the first training step).
-  bool has_l1_prox_scale() const { return l1_prox_running_scale_.defined(); }
-  float read_l1_prox_scale(Backend& be) const;
+  // The relative L1-prox threshold's running scale, what evaluation uses (< 0 before the first
+  // training step).
+  bool has_l1_prox_running_scale() const { return l1_prox_running_scale_.defined(); }
+  float read_l1_prox_running_scale(Backend& be) const;
   void enable_controller(const SparsityControl& control) { controller_ = control; has_controller_ = true; }
   void reset_fire_counts(Backend& be);
   std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
