@@ -15,14 +15,15 @@ std::size_t l1_forward_scratch_floats(std::int64_t batch, std::int64_t width);
 std::size_t l1_prox_scale_scratch_floats(std::int64_t batch, std::int64_t width);
 
 // z_pre, a: (B, W); bias: (W); tau: (1) on the device, or null for a = ReLU(z_pre + b), else
-// a = max(z_pre + b − τ·s, 0) with s = *tau_scale, or s = 1 when tau_scale is null.
+// a = max(z_pre + b − τ·s, 0) with s = *tau_scale, or s = 1 when tau_scale is null; thresholds:
+// (W) on the device or null, when set a = max(z_pre + b − t_j, 0) (tau and tau_scale unread).
 // fire_count: (W) or null, += per column #(a > eps); batch_active: (1) or null, = #(a > eps).
 // penalty: (1) or null, = λ·Σa / B with λ = *lambda (fixed-order sum; needs B >= 1).
 // scratch: l1_forward_scratch_floats(B, W) floats on the device (unused without penalty).
 void l1_forward(const float* z_pre, const float* bias, const float* tau, const float* tau_scale,
-                std::int64_t batch, std::int64_t width, float* a, std::int32_t* fire_count,
-                std::int32_t* batch_active, float eps, const float* lambda, float* penalty,
-                float* scratch, cudaStream_t stream);
+                const float* thresholds, std::int64_t batch, std::int64_t width, float* a,
+                std::int32_t* fire_count, std::int32_t* batch_active, float eps,
+                const float* lambda, float* penalty, float* scratch, cudaStream_t stream);
 
 // The relative L1-prox threshold's scale. With s_b = sqrt(mean over the B·W entries of
 // (z_pre + b)²) (squared and summed in double in a fixed order; NaN when B = 0): training (update)
@@ -34,12 +35,40 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
                    float* running, float beta, bool update, float* scale, float* scratch,
                    cudaStream_t stream);
 
+// The per-unit L1-prox threshold t_j = μ_j + τ·σ_j (fmaf), μ_j and σ_j the mean and standard
+// deviation of column j of z = z_pre + b over the batch (NaN when B = 0), summed in double over
+// 8 row stripes joined in stripe order (the CPU twin's order, so both give the same bits).
+// Training (update) uses the batch's pair and moves the running pair: set while unset
+// (running_std < 0, or either not finite), else β·running + (1 − β)·batch, unchanged where the
+// batch's pair is not finite; evaluation uses the running pair, or the batch's while it is unset.
+// used_mean, used_std receive the pair used. eval_active: (1) or null, = the number of entries
+// with (z_pre + b) − t_eval > 0, t_eval the threshold evaluation would use after this call (the
+// running pair's, or the batch's where it is unset): what the controller tracks, so that the
+// codes of evaluation, not those of the batch's own statistics, meet k. z_pre: (B, W); bias,
+// running_mean, running_std, threshold, used_mean, used_std: (W); tau: (1); all on the device.
+void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t batch,
+                            std::int64_t width, const float* tau, float* running_mean,
+                            float* running_std, float beta, bool update, float* threshold,
+                            float* used_mean, float* used_std, std::int32_t* eval_active,
+                            cudaStream_t stream);
+
+// The backward of a = max(z − μ_j − τ·σ_j, 0) through the batch's μ_j and σ_j (training): with
+// g = [a > 0]·da and G_j = Σ_rows g (double, fixed order), dz_pre += g − (G_j/B)·(1 + τ·ẑ),
+// ẑ = (z − μ_j)/σ_j (0 where σ_j is not > 0), and db += the column sums of that increment.
+// z_pre, a, da, dz_pre: (B, W), B >= 1; bias, mean, std_dev, db: (W); tau: (1).
+void l1_prox_per_unit_backward(const float* z_pre, const float* bias, const float* a,
+                               const float* da, const float* tau, const float* mean,
+                               const float* std_dev, std::int64_t batch, std::int64_t width,
+                               float* dz_pre, float* db, cudaStream_t stream);
+
 // coef, batch_active, k_target: (1) on the device; floor: (1) on the device or null. One thread:
-// coef ← clamp(coef·exp(η·(batch_active / batch_rows − k)/k), max(lo, *floor), hi) (a NaN floor
-// counts as none), skipped when k <= 0.
+// coef ← clamp(next, max(lo, *floor), hi) (a NaN floor counts as none), skipped when k <= 0, with
+// step = η·(batch_active / batch_rows − k)/k and next = coef·exp(step), or coef + step when
+// additive (a signed coefficient: lo may be negative, and the floor is not read).
 void sparsity_controller_update(float* coef, const std::int32_t* batch_active,
                                 const std::int32_t* k_target, std::int64_t batch_rows, float eta,
-                                float lo, float hi, const float* floor, cudaStream_t stream);
+                                float lo, float hi, const float* floor, bool additive,
+                                cudaStream_t stream);
 
 // a, signal: (count); floor: (1); divisor: (1) on the device, or null for 1. One CTA, fixed-order
 // sums: floor = rho · factor · mean_{a > 0} |signal| / divisor, or 0 when no a is positive or the

@@ -55,8 +55,8 @@ def run_identity(config):
         unused = [name for name in ("jumprelu", "batchtopk") if method != name]
         unused += ["controller"] if method not in ("l1", "l1_prox") else []
         l1_prox = sparsity.get("l1_prox")
-        relative = isinstance(l1_prox, dict) and l1_prox.get("threshold") == "relative"
-        unused += ["l1_prox"] if method != "l1_prox" or not relative else []
+        absolute = not isinstance(l1_prox, dict) or l1_prox.get("threshold", "absolute") == "absolute"
+        unused += ["l1_prox"] if method != "l1_prox" or absolute else []
         config["sparsity"] = {k: v for k, v in sparsity.items() if k not in unused}
     return config
 

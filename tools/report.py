@@ -30,7 +30,7 @@ DATASET_LABEL = {"dsprites": "dSprites", "shapes3d": "Shapes3D"}
 METHOD_LABEL = {"topk": "Top-k", "l1": "L1", "l1_prox": "L1-prox", "batchtopk": "BatchTopK", "jumprelu": "JumpReLU"}
 
 
-# The SAE controls, the Multi-TopK term and the relative L1-prox threshold (README: model.sae,
+# The SAE controls, the Multi-TopK term and the L1-prox threshold's form (README: model.sae,
 # sparsity.multi_topk, sparsity.l1_prox.threshold), as short tags in a cell's label, when a
 # member's config.json sets them away from their defaults.
 def sae_controls(config):
@@ -46,8 +46,9 @@ def sae_controls(config):
         tags.append("unit-norm decoder")
     if config.get("sparsity", {}).get("multi_topk"):
         tags.append("Multi-TopK")
-    if config.get("sparsity", {}).get("l1_prox", {}).get("threshold") == "relative":
-        tags.append("relative threshold")
+    threshold = config.get("sparsity", {}).get("l1_prox", {}).get("threshold", "absolute")
+    if threshold != "absolute":
+        tags.append(f"{threshold.replace('_', '-')} threshold")
     return tags
 
 

@@ -26,7 +26,7 @@ def check(path, rtol, atol):
                    pre_encoder_bias=meta.get("pre_encoder_bias") == "true",
                    multi_topk=meta.get("multi_topk") == "true",
                    bandwidth=float(meta.get("bandwidth", 1e-3)),
-                   l1_prox_relative=meta.get("l1_prox_threshold") == "relative").double()
+                   l1_prox_threshold=meta.get("l1_prox_threshold", "absolute")).double()
     state = {name[len("params."):]: torch.from_numpy(v.astype(np.float64))
              for name, v in t.items() if name.startswith("params.")}
     model.load_state_dict(state, strict=True)

@@ -28,4 +28,17 @@ void L1ProxNode::forward_impl(Backend& be) {
 
 void L1ProxNode::backward(Backend& be) { l1_prox_backward(be, a_->data, a_->grad, z_pre_->grad, bias_->grad); }
 
+void L1ProxPerUnitNode::prepare(Backend& be) { l1_prepare(be, z_pre_->shape[0], z_pre_->shape[1]); }
+
+void L1ProxPerUnitNode::forward_impl(Backend& be) {
+  l1_prox_unit_threshold(be, z_pre_->data, bias_->value, tau_, state_.running_mean, state_.running_std, state_.beta,
+                         training(), state_.threshold, state_.mean, state_.std_dev, state_.eval_active);
+  l1_prox_forward_per_unit(be, z_pre_->data, bias_->value, state_.threshold, a_->data, counters());
+}
+
+void L1ProxPerUnitNode::backward(Backend& be) {
+  l1_prox_backward_per_unit(be, z_pre_->data, bias_->value, tau_, state_.mean, state_.std_dev, a_->data, a_->grad,
+                            z_pre_->grad, bias_->grad);
+}
+
 }  // namespace vsae

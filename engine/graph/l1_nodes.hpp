@@ -1,7 +1,8 @@
 // The L1 sparsifier nodes (DESIGN §4): a = ReLU(z) with the penalty λ·mean_rows Σ a (L1Node), and
 // the proximal form a = max(z − τ, 0) (L1ProxNode), or a = max(z − τ·s, 0) with s the RMS of z
-// when τ is relative; z = z_pre + b_enc. λ and τ are device scalars that the sparsity controller
-// moves so that L0 tracks k.
+// when τ is relative, or a = max(z_j − μ_j − τ·σ_j, 0) with each unit's own mean and standard
+// deviation (L1ProxPerUnitNode); z = z_pre + b_enc. λ and τ are device scalars that the sparsity
+// controller moves so that L0 tracks k.
 #pragma once
 
 #include "engine/graph/sparsifier_node.hpp"
@@ -52,6 +53,33 @@ class L1ProxNode : public SparsifierNode {
  private:
   Tensor tau_;
   L1ProxRelative relative_;
+};
+
+// The per-unit L1-prox threshold (l1_prox_unit_threshold): t_j = μ_j + τ·σ_j, with τ signed, and
+// the backward through the batch's μ and σ. running_mean, running_std: f32 (W), the run's state
+// (checkpointed; start running_std below 0, unset); threshold, mean, std_dev: f32 (W), this pass's
+// t and the pair it used; eval_active: i32 (1), the entries above evaluation's threshold in this
+// batch, what the controller tracks.
+struct L1ProxPerUnit {
+  Tensor running_mean, running_std, threshold, mean, std_dev, eval_active;
+  float beta = 0.99f;  // the running pair's decay per training step
+};
+
+class L1ProxPerUnitNode : public SparsifierNode {
+ public:
+  L1ProxPerUnitNode(Value* z_pre, Parameter* bias, Value* a, Tensor tau, ActivityCounters counters,
+                    L1ProxPerUnit state)
+      : SparsifierNode(z_pre, bias, a, counters), tau_(tau), state_(state) {}
+  const char* kind() const override { return "sparsify_l1_prox_per_unit"; }
+  void prepare(Backend& be) override;
+  void backward(Backend& be) override;
+
+ protected:
+  void forward_impl(Backend& be) override;
+
+ private:
+  Tensor tau_;
+  L1ProxPerUnit state_;
 };
 
 }  // namespace vsae

@@ -3,6 +3,7 @@
 #include "engine/ops/l1.hpp"
 
 #include <cmath>
+#include <initializer_list>
 
 #include "engine/ops/sparse_grad.hpp"
 #include "kernels/l1_cpu.hpp"
@@ -31,16 +32,32 @@ void check_pre_activations(const Backend& be, const Tensor& z_pre, const Tensor&
              op << ": bias is " << bias.shape << ", expected (" << z_pre.dim(1) << ")");
 }
 
+// Per-unit tensors: f32 (W) each, for `op`.
+void check_per_unit(const Backend& be, std::initializer_list<const Tensor*> tensors, std::int64_t width,
+                    const char* op) {
+  for (const Tensor* t : tensors) {
+    check_on(be, *t, DType::f32, op);
+    VSAE_CHECK(t->shape == Shape{width}, op << ": a per-unit tensor is " << t->shape << ", expected (" << width << ")");
+  }
+}
+
 // The shared forward: `tau` undefined means ReLU, `penalty` undefined means no penalty.
+// `thresholds` (W), when defined, replaces τ.
 void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
-                     const Tensor& tau_scale, const Tensor& lambda, const Tensor& a,
-                     const Tensor& penalty, const ActivityCounters& counters, const char* op) {
+                     const Tensor& tau_scale, const Tensor& thresholds, const Tensor& lambda,
+                     const Tensor& a, const Tensor& penalty, const ActivityCounters& counters,
+                     const char* op) {
   check_pre_activations(be, z_pre, bias, op);
   check_on(be, a, DType::f32, op);
   const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
   VSAE_CHECK(a.shape == z_pre.shape, op << ": a is " << a.shape << ", z_pre is " << z_pre.shape);
   if (tau.defined()) check_scalar(be, tau, DType::f32, "l1_prox_forward: tau");
   if (tau_scale.defined()) check_scalar(be, tau_scale, DType::f32, "l1_prox_forward: tau_scale");
+  if (thresholds.defined()) {
+    check_on(be, thresholds, DType::f32, op);
+    VSAE_CHECK(thresholds.shape == Shape{width},
+               op << ": thresholds is " << thresholds.shape << ", expected (" << width << ")");
+  }
   if (penalty.defined()) {
     check_scalar(be, penalty, DType::f32, "l1_forward: penalty");
     check_scalar(be, lambda, DType::f32, "l1_forward: lambda");
@@ -50,6 +67,7 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   check_activity_counters(be, counters, width, op);
   const float* tau_data = tau.defined() ? tau.ptr<float>() : nullptr;
   const float* tau_scale_data = tau_scale.defined() ? tau_scale.ptr<float>() : nullptr;
+  const float* threshold_data = thresholds.defined() ? thresholds.ptr<float>() : nullptr;
   const float* lambda_data = penalty.defined() ? lambda.ptr<float>() : nullptr;
   float* penalty_data = penalty.defined() ? penalty.ptr<float>() : nullptr;
   std::int32_t* fire =
@@ -57,8 +75,8 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   std::int32_t* active =
       counters.batch_active.defined() ? counters.batch_active.ptr<std::int32_t>() : nullptr;
   if (be.device() == Device::cpu) {
-    cpu_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, tau_scale_data, batch, width,
-                            a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data);
+    cpu_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, tau_scale_data, threshold_data,
+                            batch, width, a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data);
     return;
   }
 #if VSAE_HAVE_CUDA
@@ -67,9 +85,9 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
   if (penalty_data)
     scratch = static_cast<float*>(
         ctx.scratch(cuda_kernels::l1_forward_scratch_floats(batch, width) * sizeof(float)));
-  cuda_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, tau_scale_data, batch, width,
-                           a.ptr<float>(), fire, active, counters.eps, lambda_data, penalty_data,
-                           scratch, ctx.stream());
+  cuda_kernels::l1_forward(z_pre.ptr<float>(), bias.ptr<float>(), tau_data, tau_scale_data, threshold_data,
+                           batch, width, a.ptr<float>(), fire, active, counters.eps, lambda_data,
+                           penalty_data, scratch, ctx.stream());
 #endif
 }
 
@@ -77,7 +95,7 @@ void l1_forward_impl(Backend& be, const Tensor& z_pre, const Tensor& bias, const
 
 void l1_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& lambda,
                 const Tensor& a, const Tensor& penalty, const ActivityCounters& counters) {
-  l1_forward_impl(be, z_pre, bias, Tensor(), Tensor(), lambda, a, penalty, counters, "l1_forward");
+  l1_forward_impl(be, z_pre, bias, Tensor(), Tensor(), Tensor(), lambda, a, penalty, counters, "l1_forward");
 }
 
 void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& lambda,
@@ -89,7 +107,67 @@ void l1_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& l
 void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
                      const Tensor& a, const ActivityCounters& counters, const Tensor& tau_scale) {
   check_scalar(be, tau, DType::f32, "l1_prox_forward: tau");
-  l1_forward_impl(be, z_pre, bias, tau, tau_scale, Tensor(), a, Tensor(), counters, "l1_prox_forward");
+  l1_forward_impl(be, z_pre, bias, tau, tau_scale, Tensor(), Tensor(), a, Tensor(), counters, "l1_prox_forward");
+}
+
+void l1_prox_forward_per_unit(Backend& be, const Tensor& z_pre, const Tensor& bias,
+                              const Tensor& thresholds, const Tensor& a,
+                              const ActivityCounters& counters) {
+  VSAE_CHECK(thresholds.defined(), "l1_prox_forward_per_unit: thresholds is undefined");
+  l1_forward_impl(be, z_pre, bias, Tensor(), Tensor(), thresholds, Tensor(), a, Tensor(), counters,
+                  "l1_prox_forward_per_unit");
+}
+
+void l1_prox_unit_threshold(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                            const Tensor& running_mean, const Tensor& running_std, float beta,
+                            bool update, const Tensor& threshold, const Tensor& mean,
+                            const Tensor& std_dev, const Tensor& eval_active) {
+  const char* op = "l1_prox_unit_threshold";
+  check_pre_activations(be, z_pre, bias, op);
+  check_scalar(be, tau, DType::f32, "l1_prox_unit_threshold: tau");
+  const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
+  check_per_unit(be, {&running_mean, &running_std, &threshold, &mean, &std_dev}, width, op);
+  if (eval_active.defined()) check_scalar(be, eval_active, DType::i32, "l1_prox_unit_threshold: eval_active");
+  std::int32_t* active = eval_active.defined() ? eval_active.ptr<std::int32_t>() : nullptr;
+  VSAE_CHECK(beta >= 0.0f && beta < 1.0f, op << ": beta must be in [0, 1), got " << beta);
+  if (be.device() == Device::cpu) {
+    cpu_kernels::l1_prox_unit_threshold(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, *tau.ptr<float>(),
+                                        running_mean.ptr<float>(), running_std.ptr<float>(), beta, update,
+                                        threshold.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(), active);
+    return;
+  }
+#if VSAE_HAVE_CUDA
+  cuda_kernels::l1_prox_unit_threshold(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, tau.ptr<float>(),
+                                       running_mean.ptr<float>(), running_std.ptr<float>(), beta, update,
+                                       threshold.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(), active,
+                                       be.cuda().stream());
+#endif
+}
+
+void l1_prox_backward_per_unit(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                               const Tensor& mean, const Tensor& std_dev, const Tensor& a,
+                               const Tensor& da, const Tensor& dz_pre, const Tensor& db) {
+  const char* op = "l1_prox_backward_per_unit";
+  check_pre_activations(be, z_pre, bias, op);
+  check_scalar(be, tau, DType::f32, "l1_prox_backward_per_unit: tau");
+  const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
+  VSAE_CHECK(batch >= 1, op << ": the batch is empty");
+  check_per_unit(be, {&mean, &std_dev, &db}, width, op);
+  for (const Tensor* t : {&a, &da, &dz_pre}) {
+    check_on(be, *t, DType::f32, op);
+    VSAE_CHECK(t->shape == z_pre.shape, op << ": a (B, W) tensor is " << t->shape << ", z_pre is " << z_pre.shape);
+  }
+  if (be.device() == Device::cpu) {
+    cpu_kernels::l1_prox_per_unit_backward(z_pre.ptr<float>(), bias.ptr<float>(), a.ptr<float>(), da.ptr<float>(),
+                                           *tau.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(), batch,
+                                           width, dz_pre.ptr<float>(), db.ptr<float>());
+    return;
+  }
+#if VSAE_HAVE_CUDA
+  cuda_kernels::l1_prox_per_unit_backward(z_pre.ptr<float>(), bias.ptr<float>(), a.ptr<float>(), da.ptr<float>(),
+                                          tau.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(), batch, width,
+                                          dz_pre.ptr<float>(), db.ptr<float>(), be.cuda().stream());
+#endif
 }
 
 void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& running,
@@ -128,13 +206,14 @@ void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& b
   VSAE_CHECK(batch_rows >= 1,
              "sparsity_controller_update: batch_rows must be >= 1, got " << batch_rows);
   VSAE_CHECK(std::isfinite(control.eta), "sparsity_controller_update: eta must be finite");
-  VSAE_CHECK(control.lo > 0.0f && control.lo <= control.hi,
-             "sparsity_controller_update: need 0 < lo <= hi, got [" << control.lo << ", "
-                                                                    << control.hi << "]");
+  VSAE_CHECK((control.additive || control.lo > 0.0f) && control.lo <= control.hi,
+             "sparsity_controller_update: need " << (control.additive ? "" : "0 < ") << "lo <= hi, got ["
+                                                 << control.lo << ", " << control.hi << "]");
   if (be.device() == Device::cpu) {
     cpu_kernels::sparsity_controller_update(
         coef.ptr<float>(), *batch_active.ptr<std::int32_t>(), *k_target.ptr<std::int32_t>(),
-        batch_rows, control.eta, control.lo, control.hi, floor.defined() ? *floor.ptr<float>() : 0.0f);
+        batch_rows, control.eta, control.lo, control.hi, floor.defined() ? *floor.ptr<float>() : 0.0f,
+        control.additive);
     return;
   }
 #if VSAE_HAVE_CUDA
@@ -142,7 +221,7 @@ void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& b
                                            k_target.ptr<std::int32_t>(), batch_rows, control.eta,
                                            control.lo, control.hi,
                                            floor.defined() ? floor.ptr<float>() : nullptr,
-                                           be.cuda().stream());
+                                           control.additive, be.cuda().stream());
 #endif
 }
 

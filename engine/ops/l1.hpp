@@ -36,6 +36,41 @@ void l1_prox_forward(Backend& be, const Tensor& z_pre, const Tensor& bias, const
 void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& running,
                    float beta, bool update, const Tensor& scale);
 
+// The per-unit L1-prox threshold t_j = μ_j + τ·σ_j, μ_j and σ_j the mean and standard deviation of
+// unit j's pre-activation z = z_pre + b over the batch, so that no unit escapes the threshold by
+// an offset or a scale of its own: which codes are active depends only on each unit's
+// standardised z. Training (update) uses the batch's μ, σ and moves the running pair
+// (running ← β·running + (1 − β)·batch, set outright while unset: running_std < 0 or either not
+// finite; unchanged where the batch's pair is not finite); evaluation uses the running pair, so
+// a code does not depend on its batch (the batch's while unset). z_pre: f32 (B, W); bias,
+// running_mean, running_std, threshold, mean, std_dev: f32 (W), the last two receiving the pair
+// used (what l1_prox_backward_per_unit needs); tau: f32 (1), signed; beta in [0, 1). B = 0 gives
+// NaN thresholds. eval_active: i32 (1) or undefined, = the number of entries of z above the
+// threshold evaluation would use after this call (the running pair's, the batch's where unset).
+// The batch's own statistics let more codes through than fixed ones at the same τ (about 5 % at
+// k = W/10 on dSprites), and the running pair lags a changing encoder, so the controller tracks
+// this count: then the codes of evaluation meet k.
+void l1_prox_unit_threshold(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                            const Tensor& running_mean, const Tensor& running_std, float beta,
+                            bool update, const Tensor& threshold, const Tensor& mean,
+                            const Tensor& std_dev, const Tensor& eval_active = Tensor());
+
+// The backward of a = max(z − μ_j − τ·σ_j, 0) through the batch's statistics, as BatchNorm's
+// backward goes through its own (held fixed, they would let the encoder drift its offsets and
+// scales without bound): with g = [a > 0]·da and G_j = Σ_rows g, dz_pre += g − (G_j/B)·(1 + τ·ẑ),
+// ẑ = (z − μ_j)/σ_j (0 where σ_j is not > 0), and db += its column sums, which are 0 up to
+// rounding (a shift of z_j changes nothing). z_pre, a, da, dz_pre: f32 (B, W), B >= 1; bias,
+// mean, std_dev, db: f32 (W) (mean and std_dev from the forward's l1_prox_unit_threshold); tau:
+// f32 (1).
+void l1_prox_backward_per_unit(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
+                               const Tensor& mean, const Tensor& std_dev, const Tensor& a,
+                               const Tensor& da, const Tensor& dz_pre, const Tensor& db);
+
+// a = max(z_pre + b − t_j, 0) with t = thresholds (f32 (W)), e.g. from l1_prox_unit_threshold.
+void l1_prox_forward_per_unit(Backend& be, const Tensor& z_pre, const Tensor& bias,
+                              const Tensor& thresholds, const Tensor& a,
+                              const ActivityCounters& counters);
+
 // g = [a > 0]·da; dz_pre += g, db += Σ_rows g (fixed order). τ is controlled, not learned.
 void l1_prox_backward(Backend& be, const Tensor& a, const Tensor& da, const Tensor& dz_pre,
                       const Tensor& db);
@@ -50,12 +85,15 @@ struct SparsityControl {
   // falls below that natural L0. The floor keeps it within reach: ρ times the coefficient's own
   // scale on the active units, below which it barely acts (controller_floor).
   float floor_ratio = 0.0f;
+  // An additive update, coef ← coef + η·(L0 − k)/k, for a signed coefficient (the per-unit
+  // L1-prox threshold's τ, in standard deviations from each unit's mean); lo may then be < 0.
+  bool additive = false;
 };
 
 // The per-step controller (DESIGN §5), entirely on the device: with L0 = batch_active / batch_rows
-// and k = *k_target, coef ← clamp(coef·exp(η·(L0 − k)/k), max(lo, *floor), hi). coef: f32 (1) (λ or
-// τ); batch_active, k_target: i32 (1); floor: f32 (1), or undefined for none. Leaves coef unchanged
-// when k <= 0.
+// and k = *k_target, coef ← clamp(coef·exp(η·(L0 − k)/k), max(lo, *floor), hi) (coef + η·(L0 − k)/k
+// when additive). coef: f32 (1) (λ or τ); batch_active, k_target: i32 (1); floor: f32 (1), or
+// undefined for none. Leaves coef unchanged when k <= 0.
 void sparsity_controller_update(Backend& be, const Tensor& coef, const Tensor& batch_active,
                                 const Tensor& k_target, std::int64_t batch_rows,
                                 const SparsityControl& control, const Tensor& floor = Tensor());

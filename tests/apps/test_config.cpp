@@ -32,7 +32,7 @@ TEST(Config, DefaultsFollowTheDesign) {
   EXPECT_EQ(c.eval.samples, 10000);
   EXPECT_EQ(c.eval.mig_bins, 20);
   EXPECT_EQ(c.output.dir, "runs/run");
-  EXPECT_FALSE(c.model.l1_prox_relative);
+  EXPECT_EQ(c.model.l1_prox_threshold, "absolute");
 }
 
 TEST(Config, ResolvedConfigRoundTrips) {
@@ -84,6 +84,12 @@ TEST(Config, ResumeIdentityKeepsOnlyTheSettingsTheRunUses) {
   json prox_relative_beta = prox_relative;
   prox_relative_beta["sparsity"]["l1_prox"]["scale_beta"] = 0.9;
   EXPECT_NE(digest(prox_relative), digest(prox_relative_beta));
+  json prox_per_unit = prox_relative_beta;
+  prox_per_unit["sparsity"]["l1_prox"]["threshold"] = "per_unit";
+  EXPECT_NE(digest(prox_relative_beta), digest(prox_per_unit));
+  json prox_per_unit_beta = prox_per_unit;
+  prox_per_unit_beta["sparsity"]["l1_prox"]["scale_beta"] = 0.5;
+  EXPECT_NE(digest(prox_per_unit), digest(prox_per_unit_beta));
   json prox_beta = prox;
   prox_beta["sparsity"]["l1_prox"] = {{"scale_beta", 0.9}};
   EXPECT_EQ(digest(prox), digest(prox_beta));
@@ -177,6 +183,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "sparsity.l1_prox.scale_beta must be below 1"},
         BadCase{"L1ProxRelativeWithTopk", {{"sparsity", {{"l1_prox", {{"threshold", "relative"}}}}}},
                 "sparsity.l1_prox.threshold \"relative\" applies to method \"l1_prox\" only"},
+        BadCase{"L1ProxPerUnitWithL1", {{"sparsity", {{"method", "l1"}, {"l1_prox", {{"threshold", "per_unit"}}}}}},
+                "sparsity.l1_prox.threshold \"per_unit\" applies to method \"l1_prox\" only"},
         BadCase{"L1ProxUnknownKey", {{"sparsity", {{"l1_prox", {{"scale", 1.0}}}}}}, "sparsity.l1_prox.scale"},
         BadCase{"NameWithSlash", {{"name", "a/b"}}, "name must be a non-empty string without '/'"},
         BadCase{"RootNotObject", json::array({1, 2}), "the config must be a JSON object"}),

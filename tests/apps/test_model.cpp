@@ -118,7 +118,7 @@ TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
   Backend& be = test::cpu();
   ModelConfig cfg;
   cfg.sae = SaeKind::l1_prox;
-  cfg.l1_prox_relative = true;
+  cfg.l1_prox_threshold = "relative";
   cfg.l1_prox_scale_beta = 0.5f;
   VaeSaeModel model(be, cfg, 4, 5);
   const auto state = model.state_tensors();
@@ -155,6 +155,69 @@ TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
   const std::vector<float> after = codes();
   for (std::size_t i = 0; i < before.size(); ++i) ASSERT_NEAR(after[i], 3.0f * before[i], 1e-4f * (1.0f + before[i])) << i;
   EXPECT_NEAR(model.read_l1_prox_running_scale(be), 0.5f * s1 + 0.5f * 3.0f * s1, 1e-5f * s1);
+}
+
+// The per-unit threshold μ_j + τ·σ_j makes each unit's codes independent of its own offset and
+// scale: scaling unit j's encoder row and bias by c_j > 0 scales its codes by c_j, and shifting its
+// bias changes nothing. The running pair is state, and the controller's τ is signed.
+TEST(Model, PerUnitL1ProxCodesIgnoreEachUnitsOffsetAndScale) {
+  Backend& be = test::cpu();
+  ModelConfig cfg;
+  cfg.sae = SaeKind::l1_prox;
+  cfg.l1_prox_threshold = "per_unit";
+  VaeSaeModel model(be, cfg, 4, 5);
+  const auto state = model.state_tensors();
+  const auto find = [&](const char* name) {
+    const auto it = std::find_if(state.begin(), state.end(), [&](const auto& s) { return s.first == name; });
+    EXPECT_NE(it, state.end()) << name;
+    std::vector<float> v(static_cast<std::size_t>(it->second.numel()));
+    be.download(v.data(), it->second);
+    return v;
+  };
+  for (float sd : find("l1_prox_running_std")) ASSERT_LT(sd, 0.0f);  // unset before the first step
+  std::vector<float> x = tiny_batch(4, 1);
+  be.upload(model.input().data, x.data());
+  model.set_coefficient(be, -0.2f);
+  const auto codes = [&] {
+    model.forward_backward(be);
+    std::vector<float> a(static_cast<std::size_t>(model.codes().data.numel()));
+    be.download(a.data(), model.codes().data);
+    return a;
+  };
+  const std::vector<float> before = codes();
+  for (float sd : find("l1_prox_running_std")) ASSERT_GE(sd, 0.0f);
+  const auto positive = std::count_if(before.begin(), before.end(), [](float v) { return v > 0; });
+  EXPECT_GT(positive, 0);
+  EXPECT_LT(positive, static_cast<long>(before.size()));
+  const std::int64_t width = cfg.sae_width, hidden = cfg.hidden;
+  Parameter& w_enc = model.graph().find_parameter("sae.enc.weight");
+  Parameter& b_enc = model.graph().find_parameter("sae.enc.bias");
+  std::vector<float> w(static_cast<std::size_t>(w_enc.value.numel())), b(static_cast<std::size_t>(width));
+  be.download(w.data(), w_enc.value);
+  be.download(b.data(), b_enc.value);
+  const auto scale_of = [](std::int64_t j) { return 0.5f + static_cast<float>(j % 7); };
+  for (std::int64_t j = 0; j < width; ++j) {
+    for (std::int64_t r = 0; r < hidden; ++r) w[static_cast<std::size_t>(j * hidden + r)] *= scale_of(j);
+    b[static_cast<std::size_t>(j)] = b[static_cast<std::size_t>(j)] * scale_of(j) + (j % 2 ? 3.0f : -3.0f);
+  }
+  be.upload(w_enc.value, w.data());
+  be.upload(b_enc.value, b.data());
+  const std::vector<float> after = codes();
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const float c = scale_of(static_cast<std::int64_t>(i) % width);
+    ASSERT_NEAR(after[i], c * before[i], 1e-3f * c * (1.0f + before[i])) << i;
+  }
+  SparsityControl control{0.5f, 1e-3f, 4.0f, 0.01f};
+  model.set_k(be, 1);
+  model.enable_controller(control);
+  model.train_step(be, AdamHyper{});  // L0 > k: τ rises from −0.2, by at most 0.5·(W − 1)/1
+  const float tau = model.read_coefficient(be);
+  EXPECT_GT(tau, -0.2f);
+  model.set_coefficient(be, -3.9f);
+  model.set_k(be, cfg.sae_width);
+  model.train_step(be, AdamHyper{});  // L0 < k: τ falls, below 0 and to the clamp −hi
+  EXPECT_LE(model.read_coefficient(be), -3.9f);
+  EXPECT_GE(model.read_coefficient(be), -4.0f);
 }
 
 // sparsity.jumprelu.threshold_lr_scale reaches Adam: the first step moves log θ by lr·scale

@@ -63,6 +63,8 @@ EXTRA = {"batchtopk": {"method": "batchtopk", "batchtopk": {"threshold_beta": 0.
          "jumprelu": {"method": "jumprelu"},
          "topk_multi": {"method": "topk", "multi_topk": True},
          "l1_prox_relative": {"method": "l1_prox", "l1_prox": {"threshold": "relative", "scale_beta": 0.9},
+                              "controller": {"initial": 0.5}},
+         "l1_prox_per_unit": {"method": "l1_prox", "l1_prox": {"threshold": "per_unit", "scale_beta": 0.9},
                               "controller": {"initial": 0.5}}}
 for label, sparsity in EXTRA.items():
     extra = e2e.tiny_config(os.path.join(work, label), **{

@@ -23,8 +23,9 @@ CONTROLS = {"pre_encoder_bias": True, "decoder_bias_init": "geometric_median", "
 CENTRED = {"pre_encoder_bias": True, "decoder_bias_init": "mean", "init_samples": 64}
 # "batchtopk", "jumprelu" (its straight-through threshold gradient and sparsity loss; ε = 0.05 so
 # that the window holds entries) and "topk_multi" (Multi-TopK) are the sparsifiers beyond the paper.
-# "l1_prox_relative": L1-prox with τ in units of the pre-activations' root mean square.
-METHODS = ("topk", "l1", "l1_prox", "l1_prox_relative", "topk_auxk", "topk_controls", "l1_centred", "batchtopk",
+# "l1_prox_relative": L1-prox with τ in units of the pre-activations' root mean square;
+# "l1_prox_per_unit": each unit's mean plus τ of its standard deviations, the gradient through both.
+METHODS = ("topk", "l1", "l1_prox", "l1_prox_relative", "l1_prox_per_unit", "topk_auxk", "topk_controls", "l1_centred", "batchtopk",
            "jumprelu", "topk_multi")
 for method in METHODS:
     sae = CONTROLS if method == "topk_controls" else CENTRED if method == "l1_centred" else {}
@@ -33,8 +34,8 @@ for method in METHODS:
                        "schedule": {"start": 200, "end": 50, "epochs": 3}, "controller": {"initial": 0.05}}
     if method == "jumprelu":
         cfg["sparsity"]["jumprelu"] = {"bandwidth": 0.05, "initial_threshold": 0.02, "coefficient": 3.0}
-    if method == "l1_prox_relative":
-        cfg["sparsity"]["l1_prox"] = {"threshold": "relative"}
+    if method.startswith("l1_prox_"):
+        cfg["sparsity"]["l1_prox"] = {"threshold": method[len("l1_prox_"):]}
     if method == "topk_multi":
         cfg["sparsity"]["multi_topk"] = True
     if method.endswith("_auxk"):

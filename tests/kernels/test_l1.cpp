@@ -1,6 +1,6 @@
 // L1 and L1-prox sparsifiers: CUDA against the CPU twin over the (B, W) table, exact counts, the
 // penalty value, finite-difference backward checks, the relative threshold's scale, and the
-// device-side λ/τ controller with its floor.
+// device-side λ/τ controller with its floor and its additive form.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -501,6 +501,25 @@ TEST(ControllerFloor, CudaMatchesCpu) {
   }
 }
 
+// The additive form moves a signed coefficient by η·(L0 − k)/k and clamps it to [lo, hi], lo < 0.
+void check_additive_update(Backend& be) {
+  SparsityControl control{0.05f, -1.0f, 2.0f};
+  control.additive = true;
+  EXPECT_EQ(control_step(be, 0.2f, 3200, 50, 64, control), 0.2f);                  // L0 = k
+  EXPECT_FLOAT_EQ(control_step(be, 0.2f, 6400, 50, 64, control), 0.2f + 0.05f);    // L0 = 2k
+  EXPECT_FLOAT_EQ(control_step(be, 0.2f, 0, 50, 64, control), 0.2f - 0.05f);       // L0 = 0
+  EXPECT_FLOAT_EQ(control_step(be, -0.5f, 1600, 50, 64, control), -0.5f - 0.025f);  // below 0
+  EXPECT_EQ(control_step(be, -0.98f, 0, 50, 64, control), -1.0f);                  // lo
+  EXPECT_EQ(control_step(be, 1.99f, 64000, 50, 64, control), 2.0f);                // hi
+  EXPECT_TRUE(std::isnan(control_step(be, std::numeric_limits<float>::quiet_NaN(), 0, 50, 64, control)));
+}
+
+TEST(SparsityController, AdditiveMovesASignedCoefficient) { check_additive_update(test::cpu()); }
+TEST(SparsityController, CudaAdditiveMovesASignedCoefficient) {
+  VSAE_REQUIRE_CUDA();
+  check_additive_update(test::cuda());
+}
+
 TEST(SparsityController, RejectsBadClamps) {
   Backend& be = test::cpu();
   test::GuardedTensor c(be, Shape{1}), act(be, Shape{1}, DType::i32),
@@ -510,6 +529,9 @@ TEST(SparsityController, RejectsBadClamps) {
   EXPECT_THROW(
       sparsity_controller_update(be, c, act, target, 64, SparsityControl{0.1f, 2.0f, 1.0f}), Error);
   EXPECT_THROW(sparsity_controller_update(be, c, act, target, 0, SparsityControl{}), Error);
+  SparsityControl additive{0.1f, 2.0f, 1.0f};
+  additive.additive = true;
+  EXPECT_THROW(sparsity_controller_update(be, c, act, target, 64, additive), Error);  // lo > hi
 }
 
 // A NaN coefficient stays NaN (std::clamp semantics) so a diverged controller shows, rather than
@@ -533,6 +555,14 @@ TEST(SparsityController, CudaKeepsNanCoefficient) {
 
 TEST(SparsityController, CudaMatchesCpu) {
   VSAE_REQUIRE_CUDA();
+  SparsityControl additive{0.15f, -10.0f, 10.0f};
+  additive.additive = true;
+  for (std::int32_t active : {0, 1000, 3200, 6400, 100000})
+    for (float coef : {-9.99f, -0.3f, 0.0f, 0.3f, 9.99f}) {
+      const float ref = control_step(test::cpu(), coef, active, 50, 64, additive);
+      EXPECT_NEAR(control_step(test::cuda(), coef, active, 50, 64, additive), ref, 1e-6f * std::fabs(ref) + 1e-9f)
+          << "additive, active " << active << " coef " << coef;
+    }
   const SparsityControl control{0.05f, 1e-4f, 10.0f};
   for (std::optional<float> floor : {std::optional<float>(), std::optional<float>(0.25f),
                                      std::optional<float>(std::numeric_limits<float>::quiet_NaN())})

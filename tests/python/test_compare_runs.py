@@ -83,6 +83,11 @@ code, out = compare(write_run(os.path.join(work, "rel_a"), relative, base),
                         "method": "l1_prox", "l1_prox": {"threshold": "relative", "scale_beta": 0.9}}), base))
 if code != 2 or "different configs" not in out:
     failures.append(f"relative L1-prox with another scale_beta: exit {code}: {out}")
+per_unit = dict(config, sparsity={"method": "l1_prox", "l1_prox": {"threshold": "per_unit", "scale_beta": 0.5}})
+code, out = compare(write_run(os.path.join(work, "unit_a"), per_unit, base),
+                    write_run(os.path.join(work, "unit_b"), relative, base))
+if code != 2 or "different configs" not in out:
+    failures.append(f"per-unit against relative L1-prox: exit {code}: {out}")
 
 code, out = compare(write_run(os.path.join(work, "no_width_a"), {"seed": 0}, base),
                     write_run(os.path.join(work, "no_width_b"), {"seed": 0}, base))

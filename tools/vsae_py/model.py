@@ -68,23 +68,29 @@ class VaeSae(nn.Module):
 
     `k` and `coefficient` are the sparsifier's settings that `encode` uses by default; load_model
     sets them from the checkpoint (Top-k's k, the L1-prox threshold τ). With `pre_encoder_bias`
-    the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10). With
-    `l1_prox_relative` the L1-prox threshold is τ·s, s the root mean square of the SAE's
-    pre-activations over the batch in training (held constant in the backward) and the run's
-    running mean of it in evaluation (`l1_prox_running_scale`; while it is unset, < 0 or not
-    finite, the batch's own)."""
+    the SAE encodes h − b_dec, where b_dec is the decoder's bias (DESIGN §10).
+
+    `l1_prox_threshold` is the L1-prox threshold's form. "absolute": τ. "relative": τ·s, s the root
+    mean square of the SAE's pre-activations over the batch in training (held constant in the
+    backward) and the run's running mean of it in evaluation (`l1_prox_running_scale`; while it is
+    unset, < 0 or not finite, the batch's own). "per_unit": μ_j + τ·σ_j, unit j's mean and
+    (population) standard deviation over the batch in training, with the gradient through them,
+    and the run's running pair in evaluation (`l1_prox_running_mean`, `l1_prox_running_std`; per
+    unit, unset while the std is < 0 or either is not finite, the batch's own)."""
 
     def __init__(self, channels, conv_channels=(32, 32, 64, 64), hidden=256, sae_width=500, latent=10,
                  method="topk", pre_encoder_bias=False, multi_topk=False, bandwidth=1e-3,
-                 l1_prox_relative=False):
+                 l1_prox_threshold="absolute"):
         super().__init__()
         self.method = method
         self.pre_encoder_bias = pre_encoder_bias
         self.multi_topk = multi_topk
         self.bandwidth = bandwidth
         self.batchtopk_threshold = -1.0  # BatchTopK's evaluation θ (< 0: unset, ReLU)
-        self.l1_prox_relative = l1_prox_relative
+        self.l1_prox_threshold = l1_prox_threshold
         self.l1_prox_running_scale = -1.0  # relative L1-prox: the s of evaluation (< 0: unset)
+        self.l1_prox_running_mean = torch.zeros(sae_width)  # per-unit L1-prox: evaluation's μ, σ
+        self.l1_prox_running_std = -torch.ones(sae_width)  # (std < 0: unset)
         self.k = sae_width
         self.coefficient = 0.0
         c = [channels] + list(conv_channels)
@@ -126,13 +132,26 @@ class VaeSae(nn.Module):
         if self.method == "l1":
             return F.relu(z)
         if self.method == "l1_prox":
-            if not self.l1_prox_relative:
+            if self.l1_prox_threshold == "per_unit":
+                return F.relu(z - self._unit_threshold(z, coef))
+            if self.l1_prox_threshold == "absolute":
                 return F.relu(z - coef)
             s = self.l1_prox_running_scale
             if self.training or not (0 <= s < math.inf):
                 s = z.detach().pow(2).mean().sqrt()
             return F.relu(z - coef * s)
         raise ValueError(self.method)
+
+    def _unit_threshold(self, z, tau):
+        """The per-unit L1-prox threshold μ_j + τ·σ_j: the batch's in training (differentiable), the
+        running pair in evaluation where it is set."""
+        mean, std = z.mean(0), z.var(0, unbiased=False).sqrt()
+        if self.training:
+            return mean + tau * std
+        rm = self.l1_prox_running_mean.to(z.dtype)
+        rs = self.l1_prox_running_std.to(z.dtype)
+        unset = ~(rs >= 0) | torch.isinf(rs) | ~torch.isfinite(rm)
+        return torch.where(unset, mean.detach(), rm) + tau * torch.where(unset, std.detach(), rs)
 
     def hidden(self, x):
         """h (n, hidden): the encoder's output for images x (n, C, 64, 64)."""
@@ -223,7 +242,7 @@ def load_model(run_dir):
                    cfg["sparsity"]["method"], pre_encoder_bias=m.get("sae", {}).get("pre_encoder_bias", False),
                    multi_topk=cfg["sparsity"].get("multi_topk", False),
                    bandwidth=cfg["sparsity"].get("jumprelu", {}).get("bandwidth", 1e-3),
-                   l1_prox_relative=cfg["sparsity"].get("l1_prox", {}).get("threshold") == "relative")
+                   l1_prox_threshold=cfg["sparsity"].get("l1_prox", {}).get("threshold", "absolute"))
     params = {name: t for name, t in tensors.items() if not name.startswith(STATE_PREFIXES)}
     expected = model.state_dict()
     for name, t in params.items():
@@ -239,4 +258,7 @@ def load_model(run_dir):
         model.batchtopk_threshold = float(tensors["state.batchtopk_threshold"].reshape(-1)[0])
     if "state.l1_prox_running_scale" in tensors:
         model.l1_prox_running_scale = float(tensors["state.l1_prox_running_scale"].reshape(-1)[0])
+    for name in ("l1_prox_running_mean", "l1_prox_running_std"):
+        if "state." + name in tensors:
+            setattr(model, name, torch.tensor(tensors["state." + name].reshape(-1), dtype=torch.float32))
     return model.eval()

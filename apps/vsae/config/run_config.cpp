@@ -97,8 +97,7 @@ void read_controller(JsonReader r, ControllerConfig& c) {
 }
 
 void read_l1_prox(JsonReader r, ModelConfig& m) {
-  m.l1_prox_relative = r.string("threshold", m.l1_prox_relative ? "relative" : "absolute",
-                                {"absolute", "relative"}) == "relative";
+  m.l1_prox_threshold = r.string("threshold", m.l1_prox_threshold, {"absolute", "relative", "per_unit"});
   m.l1_prox_scale_beta = static_cast<float>(r.number("scale_beta", m.l1_prox_scale_beta, 0.0, 1.0));
   if (m.l1_prox_scale_beta >= 1.0f) throw Error(r.key_path("scale_beta") + " must be below 1");
   r.reject_unknown_keys();
@@ -173,12 +172,12 @@ json resume_identity(json resolved) {
   const SaeKind method = parse_method(method_it->get<std::string>());
   if (method != SaeKind::jumprelu) sparsity->erase("jumprelu");
   if (method != SaeKind::batchtopk) sparsity->erase("batchtopk");
-  // An absolute τ ignores the scale's decay; erasing it keeps older L1-prox checkpoints resumable.
+  // An absolute τ ignores the statistics' decay; erasing it keeps older L1-prox checkpoints resumable.
   const auto l1_prox = sparsity->find("l1_prox");
   if (l1_prox != sparsity->end()) {
-    const bool relative = l1_prox->is_object() && l1_prox->contains("threshold") &&
-                          (*l1_prox)["threshold"] == "relative";
-    if (method != SaeKind::l1_prox || !relative) sparsity->erase("l1_prox");
+    const bool absolute = !l1_prox->is_object() || !l1_prox->contains("threshold") ||
+                          (*l1_prox)["threshold"] == "absolute";
+    if (method != SaeKind::l1_prox || absolute) sparsity->erase("l1_prox");
   }
   if (!has_controlled_coefficient(method)) sparsity->erase("controller");
   return resolved;
@@ -245,8 +244,9 @@ RunConfig parse_run_config(const json& root) {
   read_l1_prox(sparsity.section("l1_prox"), c.model);
   if (c.model.multi_topk && c.sparsity.method != SaeKind::topk)
     throw Error(sparsity.key_path("multi_topk") + " composes with method \"topk\" only");
-  if (c.model.l1_prox_relative && c.sparsity.method != SaeKind::l1_prox)
-    throw Error(sparsity.key_path("l1_prox") + ".threshold \"relative\" applies to method \"l1_prox\" only");
+  if (c.model.l1_prox_threshold != "absolute" && c.sparsity.method != SaeKind::l1_prox)
+    throw Error(sparsity.key_path("l1_prox") + ".threshold \"" + c.model.l1_prox_threshold +
+                "\" applies to method \"l1_prox\" only");
   sparsity.reject_unknown_keys();
 
   read_eval(r.section("evaluation"), c.eval);
@@ -294,7 +294,7 @@ json RunConfig::to_json() const {
         {"multi_topk", model.multi_topk},
         {"batchtopk", {{"threshold_beta", model.batchtopk_threshold_beta}}},
         {"l1_prox",
-         {{"threshold", model.l1_prox_relative ? "relative" : "absolute"},
+         {{"threshold", model.l1_prox_threshold},
           {"scale_beta", model.l1_prox_scale_beta}}},
         {"jumprelu",
          {{"coefficient", sparsity.jumprelu_coefficient},

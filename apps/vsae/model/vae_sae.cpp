@@ -43,6 +43,14 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t threshold_off = plan.reserve(scalar, DType::f32);
   std::size_t prox_scale_off = plan.reserve(scalar, DType::f32);
   std::size_t prox_running_off = plan.reserve(scalar, DType::f32);
+  const bool prox_per_unit = config.sae == SaeKind::l1_prox && config.l1_prox_threshold == "per_unit";
+  const Shape prox_units{prox_per_unit ? config.sae_width : 0};
+  std::size_t prox_mean_off = plan.reserve(prox_units, DType::f32);
+  std::size_t prox_std_off = plan.reserve(prox_units, DType::f32);
+  std::size_t prox_threshold_off = plan.reserve(prox_units, DType::f32);
+  std::size_t prox_pass_mean_off = plan.reserve(prox_units, DType::f32);
+  std::size_t prox_pass_std_off = plan.reserve(prox_units, DType::f32);
+  std::size_t prox_eval_active_off = plan.reserve(scalar, DType::i32);
   std::size_t k_off = plan.reserve(scalar, DType::i32);
   std::size_t coef_off = plan.reserve(scalar, DType::f32);
   std::size_t floor_off = plan.reserve(scalar, DType::f32);
@@ -64,7 +72,18 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   batchtopk_min_kept_ = scalars_.view(scalar, DType::f32, min_kept_off);
   batchtopk_threshold_ = scalars_.view(scalar, DType::f32, threshold_off);
   be.upload(batchtopk_threshold_, &kBatchTopkThresholdUnset);
-  if (config.sae == SaeKind::l1_prox && config.l1_prox_relative) {
+  if (prox_per_unit) {
+    l1_prox_running_mean_ = scalars_.view(per_unit, DType::f32, prox_mean_off);
+    l1_prox_running_std_ = scalars_.view(per_unit, DType::f32, prox_std_off);
+    l1_prox_unit_threshold_ = scalars_.view(per_unit, DType::f32, prox_threshold_off);
+    l1_prox_pass_mean_ = scalars_.view(per_unit, DType::f32, prox_pass_mean_off);
+    l1_prox_pass_std_ = scalars_.view(per_unit, DType::f32, prox_pass_std_off);
+    l1_prox_eval_active_ = scalars_.view(scalar, DType::i32, prox_eval_active_off);
+    be.zero(l1_prox_running_mean_);
+    const std::vector<float> unset(static_cast<std::size_t>(config.sae_width), -1.0f);
+    be.upload(l1_prox_running_std_, unset.data());
+  }
+  if (config.sae == SaeKind::l1_prox && config.l1_prox_threshold == "relative") {
     l1_prox_scale_ = scalars_.view(scalar, DType::f32, prox_scale_off);
     l1_prox_running_scale_ = scalars_.view(scalar, DType::f32, prox_running_off);
     const float unset = -1.0f;
@@ -182,6 +201,11 @@ SparsifierNode* VaeSaeModel::add_sparsifier(Value* z_pre, Parameter* b_enc) {
       l1_loss_ = graph_.value("loss.l1", Shape{1}, false);
       return graph_.add<L1Node>(z_pre, b_enc, codes_, coefficient_, l1_loss_, counters);
     case SaeKind::l1_prox:
+      if (l1_prox_unit_threshold_.defined())
+        return graph_.add<L1ProxPerUnitNode>(
+            z_pre, b_enc, codes_, coefficient_, counters,
+            L1ProxPerUnit{l1_prox_running_mean_, l1_prox_running_std_, l1_prox_unit_threshold_, l1_prox_pass_mean_,
+                          l1_prox_pass_std_, l1_prox_eval_active_, config_.l1_prox_scale_beta});
       return graph_.add<L1ProxNode>(z_pre, b_enc, codes_, coefficient_, counters,
                                     L1ProxRelative{l1_prox_running_scale_, l1_prox_scale_, config_.l1_prox_scale_beta});
     case SaeKind::batchtopk:
@@ -285,7 +309,9 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
   if (has_controller_)
     profiled(profile_, be, "sparsity controller", [&] {
       if (controller_.floor_ratio <= 0.0f) {
-        sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);
+        // The per-unit L1-prox threshold tracks k with evaluation's codes (l1_prox_unit_threshold).
+        const Tensor& active = l1_prox_eval_active_.defined() ? l1_prox_eval_active_ : batch_active_;
+        sparsity_controller_update(be, coefficient_, active, k_, batch_, controller_);
         return;
       }
       // λ/B competes with the data gradient of each active code; τ shifts the active codes (by τ·s
@@ -309,6 +335,16 @@ void VaeSaeModel::set_k(Backend& be, std::int64_t k) {
   be.upload(k_, &value);
   const std::int32_t multi = static_cast<std::int32_t>(std::min<std::int64_t>(4 * k, config_.sae_width));
   be.upload(k_multi_, &multi);
+}
+
+void VaeSaeModel::enable_controller(const SparsityControl& control) {
+  controller_ = control;
+  if (l1_prox_unit_threshold_.defined()) {
+    controller_.additive = true;
+    controller_.lo = -control.hi;
+    controller_.floor_ratio = 0.0f;
+  }
+  has_controller_ = true;
 }
 
 void VaeSaeModel::set_coefficient(Backend& be, float value) { be.upload(coefficient_, &value); }

@@ -48,10 +48,13 @@ struct ModelConfig {
   // BatchTopK: θ ← β·θ + (1 − β)·(the batch's smallest kept activation) each training step.
   // dictionary_learning's 0.999 averages over about 1000 steps, several CPU-scale epochs.
   float batchtopk_threshold_beta = 0.999f;
-  // L1-prox: τ in units of s, the RMS of the SAE's pre-activations (a = max(z − τ·s, 0)), so that
-  // growing z cannot outrun the threshold. s is the batch's in training and a running mean of it,
-  // with decay l1_prox_scale_beta per step, in evaluation.
-  bool l1_prox_relative = false;
+  // L1-prox's threshold: "absolute" (a = max(z − τ, 0)); "relative", τ in units of s, the RMS of the
+  // SAE's pre-activations (a = max(z − τ·s, 0)), so that growing z cannot outrun the threshold; or
+  // "per_unit", a = max(z_j − μ_j − τ·σ_j, 0) with unit j's own mean and standard deviation and a
+  // signed τ, so that no unit escapes it by an offset or a scale of its own. The statistics are
+  // the batch's in training and running means of them, with decay l1_prox_scale_beta per step,
+  // in evaluation.
+  std::string l1_prox_threshold = "absolute";
   float l1_prox_scale_beta = 0.99f;
   // Dead-neuron revival (issue 6). dead_steps > 0 keeps, per SAE unit, the training steps since it
   // last fired; a unit is dead once that count reaches dead_steps. auxk_k > 0 (needs dead_steps)
@@ -96,7 +99,10 @@ class VaeSaeModel {
   // training step).
   bool has_l1_prox_running_scale() const { return l1_prox_running_scale_.defined(); }
   float read_l1_prox_running_scale(Backend& be) const;
-  void enable_controller(const SparsityControl& control) { controller_ = control; has_controller_ = true; }
+  // With the per-unit L1-prox threshold, τ is signed: the update is additive, clamped to
+  // [−control.hi, control.hi], with no floor (an all-active code is always within reach), and its
+  // L0 is that of evaluation's thresholds on the training batch.
+  void enable_controller(const SparsityControl& control);
   void reset_fire_counts(Backend& be);
   std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
   bool has_sae() const { return codes_ != nullptr; }
@@ -122,6 +128,10 @@ class VaeSaeModel {
     if (decoder_bias_init_.defined()) state.emplace_back("sae_decoder_bias_init", decoder_bias_init_);
     if (config_.sae == SaeKind::batchtopk) state.emplace_back("batchtopk_threshold", batchtopk_threshold_);
     if (l1_prox_running_scale_.defined()) state.emplace_back("l1_prox_running_scale", l1_prox_running_scale_);
+    if (l1_prox_running_mean_.defined()) {
+      state.emplace_back("l1_prox_running_mean", l1_prox_running_mean_);
+      state.emplace_back("l1_prox_running_std", l1_prox_running_std_);
+    }
     return state;
   }
 
@@ -159,6 +169,10 @@ class VaeSaeModel {
   Tensor k_, k_multi_, coefficient_, controller_floor_, batch_active_, fire_count_;
   Tensor batchtopk_min_kept_, batchtopk_threshold_;  // BatchTopK's batch minimum and running θ
   Tensor l1_prox_scale_, l1_prox_running_scale_;  // relative L1-prox: this pass's s and the running s
+  // Per-unit L1-prox (W each): the running μ and σ, and this pass's thresholds and the μ, σ they used;
+  // (1): the batch's entries above evaluation's thresholds, the controller's L0.
+  Tensor l1_prox_running_mean_, l1_prox_running_std_, l1_prox_unit_threshold_, l1_prox_pass_mean_, l1_prox_pass_std_;
+  Tensor l1_prox_eval_active_;
   Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
   Tensor decoder_bias_init_;  // (hidden), with a data-dependent decoder_bias_init only
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;

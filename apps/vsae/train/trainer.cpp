@@ -452,7 +452,7 @@ void Trainer::dump_step(const std::string& dir) {
                 {"auxk_k", std::to_string(m.auxk_k)},
                 {"auxk_alpha", json(m.auxk_alpha).dump()},
                 {"pre_encoder_bias", m.pre_encoder_bias ? "true" : "false"},
-                {"l1_prox_threshold", m.l1_prox_relative ? "relative" : "absolute"}};
+                {"l1_prox_threshold", m.l1_prox_threshold}};
   write_safetensors(dir + "/step.safetensors", f);
   std::fprintf(stderr, "vsae_gpu: wrote the golden step to %s/step.safetensors\n", dir.c_str());
 }
