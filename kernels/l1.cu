@@ -152,7 +152,8 @@ static __global__ void __launch_bounds__(kTileCols* kTileRows)
                                   const float* __restrict__ tau, float* __restrict__ running_mean,
                                   float* __restrict__ running_std, float beta, bool update,
                                   float* __restrict__ threshold, float* __restrict__ used_mean,
-                                  float* __restrict__ used_std, std::int32_t* __restrict__ eval_active) {
+                                  float* __restrict__ used_std, const float* __restrict__ eval_tau,
+                                  std::int32_t* __restrict__ eval_active) {
   __shared__ double stripe[kTileRows][kTileCols + 1];
   __shared__ double column_mean[kTileCols];
   __shared__ TileCount::TempStorage count_storage;
@@ -197,13 +198,14 @@ static __global__ void __launch_bounds__(kTileCols* kTileRows)
       running_std[col] = rs;
       unset = false;
     }
-    const float t = *tau;
-    const float eval_threshold = unset ? fmaf(t, sd, m) : fmaf(t, rs, rm);
     const float use_m = update || unset ? m : rm, use_s = update || unset ? sd : rs;
-    threshold[col] = fmaf(t, use_s, use_m);
+    threshold[col] = fmaf(*tau, use_s, use_m);
     used_mean[col] = use_m;
     used_std[col] = use_s;
-    column_eval_threshold[threadIdx.x] = eval_threshold;
+    if (eval_active) {
+      const float te = *eval_tau;
+      column_eval_threshold[threadIdx.x] = unset ? fmaf(te, sd, m) : fmaf(te, rs, rm);
+    }
   }
   if (!eval_active) return;  // uniform across the CTA
   __syncthreads();
@@ -375,10 +377,11 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
 void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t batch,
                             std::int64_t width, const float* tau, float* running_mean,
                             float* running_std, float beta, bool update, float* threshold,
-                            float* used_mean, float* used_std, std::int32_t* eval_active,
-                            cudaStream_t stream) {
+                            float* used_mean, float* used_std, const float* eval_tau,
+                            std::int32_t* eval_active, cudaStream_t stream) {
   VSAE_CHECK(z_pre && bias && tau && running_mean && running_std && threshold && used_mean && used_std,
              "l1_prox_unit_threshold: null tensor");
+  VSAE_CHECK(!eval_active || eval_tau, "l1_prox_unit_threshold: eval_active needs eval_tau");
   VSAE_CHECK(batch >= 0 && width >= 1,
              "l1_prox_unit_threshold: bad size (" << batch << ", " << width << ")");
   VSAE_CHECK(beta >= 0.0f && beta < 1.0f,
@@ -387,7 +390,7 @@ void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t 
   const unsigned col_blocks = static_cast<unsigned>((width + kTileCols - 1) / kTileCols);
   l1_prox_unit_threshold_kernel<<<col_blocks, dim3(kTileCols, kTileRows), 0, stream>>>(
       z_pre, bias, batch, width, tau, running_mean, running_std, beta, update, threshold, used_mean,
-      used_std, eval_active);
+      used_std, eval_tau, eval_active);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -42,15 +42,15 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
 // (running_std < 0, or either not finite), else β·running + (1 − β)·batch, unchanged where the
 // batch's pair is not finite; evaluation uses the running pair, or the batch's while it is unset.
 // used_mean, used_std receive the pair used. eval_active: (1) or null, = the number of entries
-// with (z_pre + b) − t_eval > 0, t_eval the threshold evaluation would use after this call (the
-// running pair's, or the batch's where it is unset): what the controller tracks, so that the
-// codes of evaluation, not those of the batch's own statistics, meet k. z_pre: (B, W); bias,
-// running_mean, running_std, threshold, used_mean, used_std: (W); tau: (1); all on the device.
+// with (z_pre + b) − t_eval > 0, t_eval = μ' + τ_e·σ' with τ_e = *eval_tau and (μ', σ') the pair
+// evaluation would use after this call (the running pair, or the batch's where it is unset): what
+// evaluation's own τ is tracked on. z_pre: (B, W); bias, running_mean, running_std, threshold,
+// used_mean, used_std: (W); tau, eval_tau (null without eval_active): (1); all on the device.
 void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t batch,
                             std::int64_t width, const float* tau, float* running_mean,
                             float* running_std, float beta, bool update, float* threshold,
-                            float* used_mean, float* used_std, std::int32_t* eval_active,
-                            cudaStream_t stream);
+                            float* used_mean, float* used_std, const float* eval_tau,
+                            std::int32_t* eval_active, cudaStream_t stream);
 
 // The backward of a = max(z − μ_j − τ·σ_j, 0) through the batch's μ_j and σ_j (training): with
 // g = [a > 0]·da and G_j = Σ_rows g (double, fixed order), dz_pre += g − (G_j/B)·(1 + τ·ẑ),

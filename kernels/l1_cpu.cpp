@@ -66,7 +66,8 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
 void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t batch,
                             std::int64_t width, float tau, float* running_mean,
                             float* running_std, float beta, bool update, float* threshold,
-                            float* used_mean, float* used_std, std::int32_t* eval_active) {
+                            float* used_mean, float* used_std, float eval_tau,
+                            std::int32_t* eval_active) {
   std::int64_t above = 0;
   const double rows = static_cast<double>(batch);
 #pragma omp parallel for schedule(static) reduction(+ : above) if (worth_threads(batch * width))
@@ -101,7 +102,7 @@ void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t 
     used_mean[j] = use_m;
     used_std[j] = use_s;
     if (!eval_active) continue;
-    const float eval_threshold = unset ? std::fmaf(tau, sd, m) : std::fmaf(tau, rs, rm);
+    const float eval_threshold = unset ? std::fmaf(eval_tau, sd, m) : std::fmaf(eval_tau, rs, rm);
     for (std::int64_t n = 0; n < batch; ++n) above += (z_pre[n * width + j] + bias[j]) - eval_threshold > 0.0f;
   }
   if (eval_active) *eval_active = static_cast<std::int32_t>(above);

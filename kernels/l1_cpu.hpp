@@ -29,11 +29,12 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
 // else β·running + (1 − β)·batch; unchanged when μ_j or σ_j is not finite); otherwise the running
 // pair is used, or the batch's while it is unset. threshold_j = fmaf(τ, σ_j, μ_j); used_mean,
 // used_std receive the pair used; eval_active (or null) = #entries above evaluation's threshold
-// after the update (kernels/l1.cuh).
+// at τ_e = eval_tau after the update (kernels/l1.cuh).
 void l1_prox_unit_threshold(const float* z_pre, const float* bias, std::int64_t batch,
                             std::int64_t width, float tau, float* running_mean,
                             float* running_std, float beta, bool update, float* threshold,
-                            float* used_mean, float* used_std, std::int32_t* eval_active);
+                            float* used_mean, float* used_std, float eval_tau,
+                            std::int32_t* eval_active);
 
 // The backward through the batch's statistics (kernels/l1.cuh), with the CUDA kernel's stripe
 // order and explicit fmas: dz_pre += g − (G_j/B)·(1 + τ·ẑ), db += its column sums.

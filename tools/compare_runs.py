@@ -88,7 +88,7 @@ def compare(a_lines, b_lines, sae_width, label="", names=("a", "b")):
         near(f"{at} mean_l0", a["mean_l0"], b["mean_l0"], L0_ATOL + L0_RTOL * abs(b["mean_l0"]))
         near(f"{at} mig", a["mig"]["mig"], b["mig"]["mig"], MIG_ATOL)
         near(f"{at} sae_mig", a["sae_mig"]["mig"], b["sae_mig"]["mig"], MIG_ATOL)
-        for scalar in ("coefficient", "l1_prox_running_scale"):
+        for scalar in ("coefficient", "l1_prox_running_scale", "l1_prox_eval_tau"):
             if scalar in b:
                 near(f"{at} {scalar}", a[scalar], b[scalar], COEF_RTOL * abs(b[scalar]))
     return problems

@@ -31,8 +31,12 @@ void L1ProxNode::backward(Backend& be) { l1_prox_backward(be, a_->data, a_->grad
 void L1ProxPerUnitNode::prepare(Backend& be) { l1_prepare(be, z_pre_->shape[0], z_pre_->shape[1]); }
 
 void L1ProxPerUnitNode::forward_impl(Backend& be) {
-  l1_prox_unit_threshold(be, z_pre_->data, bias_->value, tau_, state_.running_mean, state_.running_std, state_.beta,
-                         training(), state_.threshold, state_.mean, state_.std_dev, state_.eval_active);
+  // Training thresholds at τ with the batch's statistics, and the count that tracks evaluation's τ;
+  // evaluation's at its own τ with the running statistics.
+  const bool train = training();
+  l1_prox_unit_threshold(be, z_pre_->data, bias_->value, train ? tau_ : state_.eval_tau, state_.running_mean,
+                         state_.running_std, state_.beta, train, state_.threshold, state_.mean, state_.std_dev,
+                         state_.eval_tau, train ? state_.eval_active : Tensor());
   l1_prox_forward_per_unit(be, z_pre_->data, bias_->value, state_.threshold, a_->data, counters());
 }
 

@@ -58,10 +58,11 @@ class L1ProxNode : public SparsifierNode {
 // The per-unit L1-prox threshold (l1_prox_unit_threshold): t_j = μ_j + τ·σ_j, with τ signed, and
 // the backward through the batch's μ and σ. running_mean, running_std: f32 (W), the run's state
 // (checkpointed; start running_std below 0, unset); threshold, mean, std_dev: f32 (W), this pass's
-// t and the pair it used; eval_active: i32 (1), the entries above evaluation's threshold in this
-// batch, what the controller tracks.
+// t and the pair it used; eval_tau: f32 (1), evaluation's own τ (a controlled state, like τ);
+// eval_active: i32 (1), the entries of a training batch above evaluation's thresholds, what
+// eval_tau is tracked on.
 struct L1ProxPerUnit {
-  Tensor running_mean, running_std, threshold, mean, std_dev, eval_active;
+  Tensor running_mean, running_std, threshold, mean, std_dev, eval_tau, eval_active;
   float beta = 0.99f;  // the running pair's decay per training step
 };
 

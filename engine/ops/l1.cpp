@@ -121,26 +121,30 @@ void l1_prox_forward_per_unit(Backend& be, const Tensor& z_pre, const Tensor& bi
 void l1_prox_unit_threshold(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
                             const Tensor& running_mean, const Tensor& running_std, float beta,
                             bool update, const Tensor& threshold, const Tensor& mean,
-                            const Tensor& std_dev, const Tensor& eval_active) {
+                            const Tensor& std_dev, const Tensor& eval_tau, const Tensor& eval_active) {
   const char* op = "l1_prox_unit_threshold";
   check_pre_activations(be, z_pre, bias, op);
   check_scalar(be, tau, DType::f32, "l1_prox_unit_threshold: tau");
   const std::int64_t batch = z_pre.dim(0), width = z_pre.dim(1);
   check_per_unit(be, {&running_mean, &running_std, &threshold, &mean, &std_dev}, width, op);
-  if (eval_active.defined()) check_scalar(be, eval_active, DType::i32, "l1_prox_unit_threshold: eval_active");
+  if (eval_active.defined()) {
+    check_scalar(be, eval_active, DType::i32, "l1_prox_unit_threshold: eval_active");
+    check_scalar(be, eval_tau, DType::f32, "l1_prox_unit_threshold: eval_tau");
+  }
   std::int32_t* active = eval_active.defined() ? eval_active.ptr<std::int32_t>() : nullptr;
   VSAE_CHECK(beta >= 0.0f && beta < 1.0f, op << ": beta must be in [0, 1), got " << beta);
   if (be.device() == Device::cpu) {
     cpu_kernels::l1_prox_unit_threshold(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, *tau.ptr<float>(),
                                         running_mean.ptr<float>(), running_std.ptr<float>(), beta, update,
-                                        threshold.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(), active);
+                                        threshold.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(),
+                                        active ? *eval_tau.ptr<float>() : 0.0f, active);
     return;
   }
 #if VSAE_HAVE_CUDA
   cuda_kernels::l1_prox_unit_threshold(z_pre.ptr<float>(), bias.ptr<float>(), batch, width, tau.ptr<float>(),
                                        running_mean.ptr<float>(), running_std.ptr<float>(), beta, update,
-                                       threshold.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(), active,
-                                       be.cuda().stream());
+                                       threshold.ptr<float>(), mean.ptr<float>(), std_dev.ptr<float>(),
+                                       active ? eval_tau.ptr<float>() : nullptr, active, be.cuda().stream());
 #endif
 }
 

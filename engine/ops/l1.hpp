@@ -45,15 +45,16 @@ void l1_prox_scale(Backend& be, const Tensor& z_pre, const Tensor& bias, const T
 // a code does not depend on its batch (the batch's while unset). z_pre: f32 (B, W); bias,
 // running_mean, running_std, threshold, mean, std_dev: f32 (W), the last two receiving the pair
 // used (what l1_prox_backward_per_unit needs); tau: f32 (1), signed; beta in [0, 1). B = 0 gives
-// NaN thresholds. eval_active: i32 (1) or undefined, = the number of entries of z above the
-// threshold evaluation would use after this call (the running pair's, the batch's where unset).
-// The batch's own statistics let more codes through than fixed ones at the same τ (about 5 % at
-// k = W/10 on dSprites), and the running pair lags a changing encoder, so the controller tracks
-// this count: then the codes of evaluation meet k.
+// NaN thresholds. eval_active: i32 (1) or undefined, = the number of entries of z above
+// μ'_j + τ_e·σ'_j, τ_e = eval_tau (f32 (1)) and (μ', σ') the pair evaluation would use after this
+// call (the running pair, the batch's where unset). The batch's own statistics let more codes
+// through than fixed ones at the same τ (about 5 % at k = W/10 on dSprites), and the running pair
+// lags a changing encoder, so evaluation has its own τ_e, tracked on this count.
 void l1_prox_unit_threshold(Backend& be, const Tensor& z_pre, const Tensor& bias, const Tensor& tau,
                             const Tensor& running_mean, const Tensor& running_std, float beta,
                             bool update, const Tensor& threshold, const Tensor& mean,
-                            const Tensor& std_dev, const Tensor& eval_active = Tensor());
+                            const Tensor& std_dev, const Tensor& eval_tau = Tensor(),
+                            const Tensor& eval_active = Tensor());
 
 // The backward of a = max(z − μ_j − τ·σ_j, 0) through the batch's statistics, as BatchNorm's
 // backward goes through its own (held fixed, they would let the encoder drift its offsets and

@@ -175,6 +175,7 @@ TEST(Model, PerUnitL1ProxCodesIgnoreEachUnitsOffsetAndScale) {
     return v;
   };
   for (float sd : find("l1_prox_running_std")) ASSERT_LT(sd, 0.0f);  // unset before the first step
+  EXPECT_EQ(find("l1_prox_eval_tau").size(), 1u);
   std::vector<float> x = tiny_batch(4, 1);
   be.upload(model.input().data, x.data());
   model.set_coefficient(be, -0.2f);
@@ -213,6 +214,7 @@ TEST(Model, PerUnitL1ProxCodesIgnoreEachUnitsOffsetAndScale) {
   model.train_step(be, AdamHyper{});  // L0 > k: τ rises from −0.2, by at most 0.5·(W − 1)/1
   const float tau = model.read_coefficient(be);
   EXPECT_GT(tau, -0.2f);
+  EXPECT_GT(model.read_l1_prox_eval_tau(be), -0.2f);  // evaluation's τ too, on its own count
   model.set_coefficient(be, -3.9f);
   model.set_k(be, cfg.sae_width);
   model.train_step(be, AdamHyper{});  // L0 < k: τ falls, below 0 and to the clamp −hi

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "engine/ops/l1.hpp"
 #include "tests/kernels/sparsify_cases.hpp"
@@ -25,13 +26,14 @@ struct ThresholdOutputs {
   bool guards = true;
 };
 
-// One l1_prox_unit_threshold call from the given running pair.
+// One l1_prox_unit_threshold call from the given running pair; evaluation's τ is `tau` unless given.
 ThresholdOutputs run_threshold(Backend& be, std::int64_t batch, std::int64_t width, const std::vector<float>& z_pre,
                                const std::vector<float>& bias, float tau, const std::vector<float>& running_mean,
-                               const std::vector<float>& running_std, float beta, bool update) {
+                               const std::vector<float>& running_std, float beta, bool update,
+                               std::optional<float> eval_tau = std::nullopt) {
   test::GuardedTensor z(be, Shape{batch, width}), b(be, Shape{width}), t(be, Shape{1}), rm(be, Shape{width}),
       rs(be, Shape{width}), out(be, Shape{width}), mean(be, Shape{width}), sd(be, Shape{width}),
-      active(be, Shape{1}, DType::i32);
+      active(be, Shape{1}, DType::i32), te(be, Shape{1});
   z.upload(z_pre);
   b.upload(bias);
   t.upload(std::vector<float>{tau});
@@ -39,10 +41,12 @@ ThresholdOutputs run_threshold(Backend& be, std::int64_t batch, std::int64_t wid
   rs.upload(running_std);
   out.upload(std::vector<float>(static_cast<std::size_t>(width), -7.0f));
   active.upload(std::vector<std::int32_t>{-5});
-  l1_prox_unit_threshold(be, z, b, t, rm, rs, beta, update, out, mean, sd, active);
+  te.upload(std::vector<float>{eval_tau.value_or(tau)});
+  l1_prox_unit_threshold(be, z, b, t, rm, rs, beta, update, out, mean, sd, te, active);
   ThresholdOutputs o{out.download<float>(), rm.download<float>(), rs.download<float>(), mean.download<float>(),
                      sd.download<float>(), active.download<std::int32_t>()[0], true};
-  for (const test::GuardedTensor* g : {&z, &b, &t, &rm, &rs, &out, &mean, &sd, &active}) o.guards &= g->guards_intact();
+  for (const test::GuardedTensor* g : {&z, &b, &t, &rm, &rs, &out, &mean, &sd, &active, &te})
+    o.guards &= g->guards_intact();
   return o;
 }
 
@@ -84,6 +88,10 @@ void check_threshold_by_hand(Backend& be) {
   EXPECT_EQ(first.mean, first.running_mean);  // the pair used
   EXPECT_EQ(first.std_dev, first.running_std);
   EXPECT_EQ(first.eval_active, 1);  // evaluation's threshold is now the batch's: only 7 passes
+  const ThresholdOutputs own_tau =
+      run_threshold(be, 4, 2, kHandPre, kHandBias, 0.5f, {0, 0}, {-1, -1}, 0.75f, true, /*eval_tau=*/0.0f);
+  EXPECT_EQ(own_tau.threshold, first.threshold);  // training's threshold is at τ
+  EXPECT_EQ(own_tau.eval_active, 2);              // evaluation's at τ_e = 0: 5 and 7 above 4
   // Set: β·running + (1 − β)·batch; the threshold is still the batch's. τ may be negative.
   const ThresholdOutputs next = run_threshold(be, 4, 2, kHandPre, kHandBias, -1.0f, {1, 0}, {2, 1}, 0.75f, true);
   EXPECT_EQ(next.threshold, (std::vector<float>{std::fmaf(-1.0f, kSqrt5, 4.0f), -2.0f}));
@@ -104,7 +112,7 @@ void check_threshold_by_hand(Backend& be) {
   EXPECT_EQ(unset.threshold, (std::vector<float>{std::fmaf(0.5f, kSqrt5, 4.0f), 0.5f}));
   EXPECT_EQ(unset.running_std, (std::vector<float>{-1.0f, 1.0f}));
   EXPECT_EQ(unset.eval_active, 1);
-  for (const ThresholdOutputs& o : {first, next, eval, unset}) EXPECT_TRUE(o.guards);
+  for (const ThresholdOutputs& o : {first, own_tau, next, eval, unset}) EXPECT_TRUE(o.guards);
 
   // At the first pass's thresholds only row 3 of column 0 passes (7 − 4 − √5/2), and the
   // constant column never does: its threshold is its value.
@@ -290,10 +298,10 @@ TEST_P(L1ProxPerUnitBackends, CudaMatchesCpu) {
   for (const Pass& p : {Pass{&unset, 0.7f, true, "unset, training"}, Pass{&set_std, -0.4f, true, "set, training"},
                         Pass{&set_std, 1.3f, false, "set, evaluation"}}) {
     SCOPED_TRACE(p.what);
-    const ThresholdOutputs ref =
-        run_threshold(test::cpu(), c.batch, c.width, z_pre, bias, p.tau, set_mean, *p.running_std, 0.99f, p.update);
-    const ThresholdOutputs got =
-        run_threshold(test::cuda(), c.batch, c.width, z_pre, bias, p.tau, set_mean, *p.running_std, 0.99f, p.update);
+    const ThresholdOutputs ref = run_threshold(test::cpu(), c.batch, c.width, z_pre, bias, p.tau, set_mean,
+                                               *p.running_std, 0.99f, p.update, p.tau + 0.25f);
+    const ThresholdOutputs got = run_threshold(test::cuda(), c.batch, c.width, z_pre, bias, p.tau, set_mean,
+                                               *p.running_std, 0.99f, p.update, p.tau + 0.25f);
     EXPECT_TRUE(got.guards);
     const test::Tolerance tol{1e-7, 1e-6};
     EXPECT_TRUE(test::all_close(ref.threshold, got.threshold, tol, /*allow_nonfinite=*/true));

@@ -76,7 +76,8 @@ class VaeSae(nn.Module):
     unset, < 0 or not finite, the batch's own). "per_unit": μ_j + τ·σ_j, unit j's mean and
     (population) standard deviation over the batch in training, with the gradient through them,
     and the run's running pair in evaluation (`l1_prox_running_mean`, `l1_prox_running_std`; per
-    unit, unset while the std is < 0 or either is not finite, the batch's own)."""
+    unit, unset while the std is < 0 or either is not finite, the batch's own) at evaluation's own τ
+    (`l1_prox_eval_tau`, tracked apart from training's; `coef` while it is None)."""
 
     def __init__(self, channels, conv_channels=(32, 32, 64, 64), hidden=256, sae_width=500, latent=10,
                  method="topk", pre_encoder_bias=False, multi_topk=False, bandwidth=1e-3,
@@ -91,6 +92,7 @@ class VaeSae(nn.Module):
         self.l1_prox_running_scale = -1.0  # relative L1-prox: the s of evaluation (< 0: unset)
         self.l1_prox_running_mean = torch.zeros(sae_width)  # per-unit L1-prox: evaluation's μ, σ
         self.l1_prox_running_std = -torch.ones(sae_width)  # (std < 0: unset)
+        self.l1_prox_eval_tau = None  # per-unit L1-prox: evaluation's τ (None: the coefficient)
         self.k = sae_width
         self.coefficient = 0.0
         c = [channels] + list(conv_channels)
@@ -148,6 +150,8 @@ class VaeSae(nn.Module):
         mean, std = z.mean(0), z.var(0, unbiased=False).sqrt()
         if self.training:
             return mean + tau * std
+        if self.l1_prox_eval_tau is not None:
+            tau = self.l1_prox_eval_tau
         rm = self.l1_prox_running_mean.to(z.dtype)
         rs = self.l1_prox_running_std.to(z.dtype)
         unset = ~(rs >= 0) | torch.isinf(rs) | ~torch.isfinite(rm)
@@ -258,6 +262,8 @@ def load_model(run_dir):
         model.batchtopk_threshold = float(tensors["state.batchtopk_threshold"].reshape(-1)[0])
     if "state.l1_prox_running_scale" in tensors:
         model.l1_prox_running_scale = float(tensors["state.l1_prox_running_scale"].reshape(-1)[0])
+    if "state.l1_prox_eval_tau" in tensors:
+        model.l1_prox_eval_tau = float(tensors["state.l1_prox_eval_tau"].reshape(-1)[0])
     for name in ("l1_prox_running_mean", "l1_prox_running_std"):
         if "state." + name in tensors:
             setattr(model, name, torch.tensor(tensors["state." + name].reshape(-1), dtype=torch.float32))

@@ -51,6 +51,7 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
   std::size_t prox_pass_mean_off = plan.reserve(prox_units, DType::f32);
   std::size_t prox_pass_std_off = plan.reserve(prox_units, DType::f32);
   std::size_t prox_eval_active_off = plan.reserve(scalar, DType::i32);
+  std::size_t prox_eval_tau_off = plan.reserve(scalar, DType::f32);
   std::size_t k_off = plan.reserve(scalar, DType::i32);
   std::size_t coef_off = plan.reserve(scalar, DType::f32);
   std::size_t floor_off = plan.reserve(scalar, DType::f32);
@@ -79,6 +80,8 @@ VaeSaeModel::VaeSaeModel(Backend& be, const ModelConfig& config, int batch, std:
     l1_prox_pass_mean_ = scalars_.view(per_unit, DType::f32, prox_pass_mean_off);
     l1_prox_pass_std_ = scalars_.view(per_unit, DType::f32, prox_pass_std_off);
     l1_prox_eval_active_ = scalars_.view(scalar, DType::i32, prox_eval_active_off);
+    l1_prox_eval_tau_ = scalars_.view(scalar, DType::f32, prox_eval_tau_off);
+    be.zero(l1_prox_eval_tau_);
     be.zero(l1_prox_running_mean_);
     const std::vector<float> unset(static_cast<std::size_t>(config.sae_width), -1.0f);
     be.upload(l1_prox_running_std_, unset.data());
@@ -205,7 +208,7 @@ SparsifierNode* VaeSaeModel::add_sparsifier(Value* z_pre, Parameter* b_enc) {
         return graph_.add<L1ProxPerUnitNode>(
             z_pre, b_enc, codes_, coefficient_, counters,
             L1ProxPerUnit{l1_prox_running_mean_, l1_prox_running_std_, l1_prox_unit_threshold_, l1_prox_pass_mean_,
-                          l1_prox_pass_std_, l1_prox_eval_active_, config_.l1_prox_scale_beta});
+                          l1_prox_pass_std_, l1_prox_eval_tau_, l1_prox_eval_active_, config_.l1_prox_scale_beta});
       return graph_.add<L1ProxNode>(z_pre, b_enc, codes_, coefficient_, counters,
                                     L1ProxRelative{l1_prox_running_scale_, l1_prox_scale_, config_.l1_prox_scale_beta});
     case SaeKind::batchtopk:
@@ -309,9 +312,10 @@ void VaeSaeModel::train_step(Backend& be, const AdamHyper& hyper) {
   if (has_controller_)
     profiled(profile_, be, "sparsity controller", [&] {
       if (controller_.floor_ratio <= 0.0f) {
-        // The per-unit L1-prox threshold tracks k with evaluation's codes (l1_prox_unit_threshold).
-        const Tensor& active = l1_prox_eval_active_.defined() ? l1_prox_eval_active_ : batch_active_;
-        sparsity_controller_update(be, coefficient_, active, k_, batch_, controller_);
+        sparsity_controller_update(be, coefficient_, batch_active_, k_, batch_, controller_);
+        // The per-unit L1-prox threshold: evaluation's τ tracks k with evaluation's thresholds.
+        if (l1_prox_eval_tau_.defined())
+          sparsity_controller_update(be, l1_prox_eval_tau_, l1_prox_eval_active_, k_, batch_, controller_);
         return;
       }
       // λ/B competes with the data gradient of each active code; τ shifts the active codes (by τ·s
@@ -347,7 +351,17 @@ void VaeSaeModel::enable_controller(const SparsityControl& control) {
   has_controller_ = true;
 }
 
-void VaeSaeModel::set_coefficient(Backend& be, float value) { be.upload(coefficient_, &value); }
+void VaeSaeModel::set_coefficient(Backend& be, float value) {
+  be.upload(coefficient_, &value);
+  if (l1_prox_eval_tau_.defined()) be.upload(l1_prox_eval_tau_, &value);
+}
+
+float VaeSaeModel::read_l1_prox_eval_tau(Backend& be) const {
+  VSAE_CHECK(l1_prox_eval_tau_.defined(), "read_l1_prox_eval_tau: the L1-prox threshold is not per-unit");
+  float value = 0;
+  be.download(&value, l1_prox_eval_tau_);
+  return value;
+}
 
 float VaeSaeModel::read_coefficient(Backend& be) const {
   float value = 0;

@@ -93,15 +93,19 @@ class VaeSaeModel {
 
   // ---- sparsity state, all device-resident ---------------------------------------------------
   void set_k(Backend& be, std::int64_t k);             // Top-k's k; the L1 controller's target
-  void set_coefficient(Backend& be, float value);      // λ (l1) or τ (l1_prox)
+  // λ (l1) or τ (l1_prox; with the per-unit threshold, evaluation's τ too)
+  void set_coefficient(Backend& be, float value);
   float read_coefficient(Backend& be) const;
   // The relative L1-prox threshold's running scale, what evaluation uses (< 0 before the first
   // training step).
   bool has_l1_prox_running_scale() const { return l1_prox_running_scale_.defined(); }
   float read_l1_prox_running_scale(Backend& be) const;
+  // The per-unit L1-prox threshold's evaluation τ, tracked apart from training's.
+  bool has_l1_prox_eval_tau() const { return l1_prox_eval_tau_.defined(); }
+  float read_l1_prox_eval_tau(Backend& be) const;
   // With the per-unit L1-prox threshold, τ is signed: the update is additive, clamped to
-  // [−control.hi, control.hi], with no floor (an all-active code is always within reach), and its
-  // L0 is that of evaluation's thresholds on the training batch.
+  // [−control.hi, control.hi], with no floor (an all-active code is always within reach); a second
+  // update moves evaluation's τ on the count of evaluation's thresholds on the training batch.
   void enable_controller(const SparsityControl& control);
   void reset_fire_counts(Backend& be);
   std::vector<std::int64_t> read_fire_counts(Backend& be) const;  // per SAE unit, since the reset
@@ -131,6 +135,7 @@ class VaeSaeModel {
     if (l1_prox_running_mean_.defined()) {
       state.emplace_back("l1_prox_running_mean", l1_prox_running_mean_);
       state.emplace_back("l1_prox_running_std", l1_prox_running_std_);
+      state.emplace_back("l1_prox_eval_tau", l1_prox_eval_tau_);
     }
     return state;
   }
@@ -170,9 +175,9 @@ class VaeSaeModel {
   Tensor batchtopk_min_kept_, batchtopk_threshold_;  // BatchTopK's batch minimum and running θ
   Tensor l1_prox_scale_, l1_prox_running_scale_;  // relative L1-prox: this pass's s and the running s
   // Per-unit L1-prox (W each): the running μ and σ, and this pass's thresholds and the μ, σ they used;
-  // (1): the batch's entries above evaluation's thresholds, the controller's L0.
+  // (1): evaluation's τ, and the training batch's entries above evaluation's thresholds.
   Tensor l1_prox_running_mean_, l1_prox_running_std_, l1_prox_unit_threshold_, l1_prox_pass_mean_, l1_prox_pass_std_;
-  Tensor l1_prox_eval_active_;
+  Tensor l1_prox_eval_tau_, l1_prox_eval_active_;
   Tensor since_fired_, auxk_k_, weight_auxk_, resample_scratch_;  // revival state
   Tensor decoder_bias_init_;  // (hidden), with a data-dependent decoder_bias_init only
   Value *input_ = nullptr, *logits_ = nullptr, *mu_ = nullptr, *logvar_ = nullptr, *codes_ = nullptr;

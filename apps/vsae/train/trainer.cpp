@@ -294,6 +294,7 @@ json Trainer::epoch_metrics(std::int64_t epoch, const EvalResult& eval, double s
             {"images_per_s", static_cast<double>(steps_per_epoch_ * t.batch_size) / train_seconds}};
   if (has_controlled_coefficient(config_.sparsity.method)) line["coefficient"] = model_.read_coefficient(be_);
   if (model_.has_l1_prox_running_scale()) line["l1_prox_running_scale"] = model_.read_l1_prox_running_scale(be_);
+  if (model_.has_l1_prox_eval_tau()) line["l1_prox_eval_tau"] = model_.read_l1_prox_eval_tau(be_);
   if (model_.has_sae()) {
     std::vector<std::int64_t> trained = model_.read_fire_counts(be_);
     std::int64_t dead_in_training = std::count(trained.begin(), trained.end(), 0);
