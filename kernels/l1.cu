@@ -202,13 +202,14 @@ static __global__ void __launch_bounds__(kTileCols* kTileRows)
     threshold[col] = fmaf(*tau, use_s, use_m);
     used_mean[col] = use_m;
     used_std[col] = use_s;
-    if (eval_active) {
-      const float te = *eval_tau;
-      column_eval_threshold[threadIdx.x] = unset ? fmaf(te, sd, m) : fmaf(te, rs, rm);
-    }
+    const float te = eval_tau ? *eval_tau : 0.0f;
+    column_eval_threshold[threadIdx.x] = unset ? fmaf(te, sd, m) : fmaf(te, rs, rm);
   }
-  if (!eval_active) return;  // uniform across the CTA
+  // Every thread reaches this barrier from the one place, with no exit on the way (a simulator
+  // that reconverges divergent lanes only at the exit would otherwise let the other warps read
+  // before row 0 has written).
   __syncthreads();
+  if (!eval_active) return;  // uniform across the CTA
   int above = 0;
   if (live) {
     const float t = column_eval_threshold[threadIdx.x];
