@@ -326,7 +326,11 @@ TEST_P(L1ProxPerUnitBackends, CudaMatchesCpu) {
     const BackwardOutputs g_got = run_backward(test::cuda(), c, z_pre, bias, p.tau, ref, a.a, da, dz0);
     EXPECT_TRUE(g_got.guards);
     EXPECT_TRUE(test::all_close(g_ref.dz, g_got.dz, test::Tolerance{1e-6, 1e-6}, /*allow_nonfinite=*/true));
-    EXPECT_TRUE(test::all_close(g_ref.db, g_got.db, test::Tolerance{1e-5, 1e-5}, /*allow_nonfinite=*/true));
+    // db is a sum of B increments that cancel to about 0; each increment may differ by a rounding
+    // (a simulator's or a GPU's float arithmetic; dz checks them one by one above), so the sums
+    // agree to B of them.
+    const double db_atol = 1e-5 + 1e-7 * static_cast<double>(c.batch);
+    EXPECT_TRUE(test::all_close(g_ref.db, g_got.db, test::Tolerance{db_atol, 1e-5}, /*allow_nonfinite=*/true));
   }
 }
 
