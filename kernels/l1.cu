@@ -145,7 +145,8 @@ static __global__ void __launch_bounds__(kFinishThreads)
 
 // grid (col_blocks), block (32, 8): the CTA owns 32 whole columns. Thread row y sums the rows
 // ≡ y mod 8 in order, and row 0 joins the 8 stripes in order, for the mean and then the centred
-// squares (explicit fma), so the sums match the CPU twin's bit for bit.
+// squares (explicit fma): the CPU twin's order, so the same bits where arithmetic rounds as IEEE
+// 754 says.
 static __global__ void __launch_bounds__(kTileCols* kTileRows)
     l1_prox_unit_threshold_kernel(const float* __restrict__ z_pre, const float* __restrict__ bias,
                                   std::int64_t batch, std::int64_t width,

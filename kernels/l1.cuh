@@ -37,7 +37,7 @@ void l1_prox_scale(const float* z_pre, const float* bias, std::int64_t batch, st
 
 // The per-unit L1-prox threshold t_j = μ_j + τ·σ_j (fmaf), μ_j and σ_j the mean and standard
 // deviation of column j of z = z_pre + b over the batch (NaN when B = 0), summed in double over
-// 8 row stripes joined in stripe order (the CPU twin's order, so both give the same bits).
+// 8 row stripes joined in stripe order (the CPU twin's order).
 // Training (update) uses the batch's pair and moves the running pair: set while unset
 // (running_std < 0, or either not finite), else β·running + (1 − β)·batch, unchanged where the
 // batch's pair is not finite; evaluation uses the running pair, or the batch's while it is unset.
