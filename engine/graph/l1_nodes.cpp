@@ -28,8 +28,6 @@ void L1ProxNode::forward_impl(Backend& be) {
 
 void L1ProxNode::backward(Backend& be) { l1_prox_backward(be, a_->data, a_->grad, z_pre_->grad, bias_->grad); }
 
-void L1ProxPerUnitNode::prepare(Backend& be) { l1_prepare(be, z_pre_->shape[0], z_pre_->shape[1]); }
-
 void L1ProxPerUnitNode::forward_impl(Backend& be) {
   // Training thresholds at τ with the batch's statistics, and the count that tracks evaluation's τ;
   // evaluation's at its own τ with the running statistics.

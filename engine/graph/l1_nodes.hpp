@@ -72,8 +72,7 @@ class L1ProxPerUnitNode : public SparsifierNode {
                     L1ProxPerUnit state)
       : SparsifierNode(z_pre, bias, a, counters), tau_(tau), state_(state) {}
   const char* kind() const override { return "sparsify_l1_prox_per_unit"; }
-  void prepare(Backend& be) override;
-  void backward(Backend& be) override;
+  void backward(Backend& be) override;  // its own kernels need no scratch: no prepare
 
  protected:
   void forward_impl(Backend& be) override;

@@ -30,6 +30,14 @@ std::vector<float> tiny_batch(int batch, int channels) {
   return x;
 }
 
+// One training forward and backward on the batch in input(); the SAE codes it gave.
+std::vector<float> training_codes(VaeSaeModel& model, Backend& be) {
+  model.forward_backward(be);
+  std::vector<float> a(static_cast<std::size_t>(model.codes().data.numel()));
+  be.download(a.data(), model.codes().data);
+  return a;
+}
+
 TEST(Model, ParameterNamesAndLayoutsFollowPyTorch) {
   ModelConfig cfg;
   cfg.channels = 3;
@@ -127,12 +135,7 @@ TEST(Model, RelativeL1ProxCodesScaleWithTheEncoder) {
   std::vector<float> x = tiny_batch(4, 1);
   be.upload(model.input().data, x.data());
   model.set_coefficient(be, 0.5f);
-  const auto codes = [&] {
-    model.forward_backward(be);
-    std::vector<float> a(static_cast<std::size_t>(model.codes().data.numel()));
-    be.download(a.data(), model.codes().data);
-    return a;
-  };
+  const auto codes = [&] { return training_codes(model, be); };
   const std::vector<float> before = codes();
   const float s1 = model.read_l1_prox_running_scale(be);
   EXPECT_GT(s1, 0.0f);
@@ -179,12 +182,7 @@ TEST(Model, PerUnitL1ProxCodesIgnoreEachUnitsOffsetAndScale) {
   std::vector<float> x = tiny_batch(4, 1);
   be.upload(model.input().data, x.data());
   model.set_coefficient(be, -0.2f);
-  const auto codes = [&] {
-    model.forward_backward(be);
-    std::vector<float> a(static_cast<std::size_t>(model.codes().data.numel()));
-    be.download(a.data(), model.codes().data);
-    return a;
-  };
+  const auto codes = [&] { return training_codes(model, be); };
   const std::vector<float> before = codes();
   for (float sd : find("l1_prox_running_std")) ASSERT_GE(sd, 0.0f);
   const auto positive = std::count_if(before.begin(), before.end(), [](float v) { return v > 0; });
