@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <sstream>
+#include <tuple>
 
 #include "engine/ops/l1.hpp"
 #include "tests/kernels/sparsify_cases.hpp"
@@ -273,69 +275,82 @@ BackwardOutputs run_backward(Backend& be, const test::ShapeCase& c, const std::v
   return o;
 }
 
-class L1ProxPerUnitBackends : public ::testing::TestWithParam<test::ShapeCase> {};
+// One pass of the backend comparison: the running pair it starts from, τ, and whether it trains.
+struct Pass {
+  bool running_set;
+  float tau;
+  bool update;
+  const char* name;
+};
+const Pass kPasses[] = {{false, 0.7f, true, "unset_training"},
+                        {true, -0.4f, true, "set_training"},
+                        {true, 1.3f, false, "set_evaluation"}};
+void PrintTo(const Pass& p, std::ostream* os) { *os << p.name; }
 
-// Training from unset and from a set running pair, and evaluation: the two backends sum in the
-// same order, so the thresholds agree to the last bits (a tolerance of 1e-6 allows for a
-// simulator's or a GPU's double arithmetic). The table's z holds ±Inf in some columns, whose
+using BackendCase = std::tuple<test::ShapeCase, Pass>;
+
+class L1ProxPerUnitBackends : public ::testing::TestWithParam<BackendCase> {};
+
+// Training from unset and from a set running pair, and evaluation, each its own case (so that one
+// process holds one pass's buffers: a simulator may never free device memory). The two backends
+// sum in the same order, so the thresholds agree to the last bits (a tolerance of 1e-6 allows for
+// a simulator's or a GPU's double arithmetic). The table's z holds ±Inf in some columns, whose
 // thresholds are NaN on both sides. The forward then runs at the CPU's thresholds on both
 // backends and must agree exactly, and in training the backward at the CPU's statistics.
 TEST_P(L1ProxPerUnitBackends, CudaMatchesCpu) {
   VSAE_REQUIRE_CUDA();
-  const test::ShapeCase c = GetParam();
+  const auto& [c, p] = GetParam();
   const auto units = static_cast<std::size_t>(c.width);
   const std::vector<float> bias = test::case_bias(c.width, test::seed_of(c));
   const std::vector<float> z_pre = test::case_z_pre(c.batch, c.width, bias, test::seed_of(c) + 1);
   const std::vector<float> set_mean = test::random_uniform(units, -1.0f, 1.0f, test::seed_of(c) + 2);
-  const std::vector<float> set_std = test::random_uniform(units, 0.0f, 2.0f, test::seed_of(c) + 3);
-  const std::vector<float> unset(units, -1.0f);
-  struct Pass {
-    const std::vector<float>* running_std;
-    float tau;
-    bool update;
-    const char* what;
-  };
-  for (const Pass& p : {Pass{&unset, 0.7f, true, "unset, training"}, Pass{&set_std, -0.4f, true, "set, training"},
-                        Pass{&set_std, 1.3f, false, "set, evaluation"}}) {
-    SCOPED_TRACE(p.what);
-    const ThresholdOutputs ref = run_threshold(test::cpu(), c.batch, c.width, z_pre, bias, p.tau, set_mean,
-                                               *p.running_std, 0.99f, p.update, p.tau + 0.25f);
-    const ThresholdOutputs got = run_threshold(test::cuda(), c.batch, c.width, z_pre, bias, p.tau, set_mean,
-                                               *p.running_std, 0.99f, p.update, p.tau + 0.25f);
-    EXPECT_TRUE(got.guards);
-    const test::Tolerance tol{1e-7, 1e-6};
-    EXPECT_TRUE(test::all_close(ref.threshold, got.threshold, tol, /*allow_nonfinite=*/true));
-    EXPECT_TRUE(test::all_close(ref.running_mean, got.running_mean, tol, /*allow_nonfinite=*/true));
-    EXPECT_TRUE(test::all_close(ref.running_std, got.running_std, tol, /*allow_nonfinite=*/true));
-    EXPECT_EQ(ref.eval_active, got.eval_active);
-    for (float eps : {0.0f, 0.25f}) {
-      SCOPED_TRACE(testing::Message() << "forward, eps " << eps);
-      const ForwardOutputs a_ref = run_forward(test::cpu(), c.batch, c.width, z_pre, bias, ref.threshold, eps);
-      const ForwardOutputs a_got = run_forward(test::cuda(), c.batch, c.width, z_pre, bias, ref.threshold, eps);
-      EXPECT_TRUE(a_got.guards);
-      EXPECT_TRUE(test::all_close(a_ref.a, a_got.a, test::Tolerance{0.0, 0.0}, /*allow_nonfinite=*/true));
-      EXPECT_EQ(a_ref.fire, a_got.fire);
-      EXPECT_EQ(a_ref.active, a_got.active);
-    }
-    if (!p.update || c.batch == 0) continue;
-    SCOPED_TRACE("backward");
-    const ForwardOutputs a = run_forward(test::cpu(), c.batch, c.width, z_pre, bias, ref.threshold, 0.0f);
-    const std::vector<float> da = test::random_uniform(a.a.size(), -1.0f, 1.0f, test::seed_of(c) + 4);
-    const std::vector<float> dz0 = test::random_uniform(a.a.size(), -1.0f, 1.0f, test::seed_of(c) + 5);
-    const BackwardOutputs g_ref = run_backward(test::cpu(), c, z_pre, bias, p.tau, ref, a.a, da, dz0);
-    const BackwardOutputs g_got = run_backward(test::cuda(), c, z_pre, bias, p.tau, ref, a.a, da, dz0);
-    EXPECT_TRUE(g_got.guards);
-    EXPECT_TRUE(test::all_close(g_ref.dz, g_got.dz, test::Tolerance{1e-6, 1e-6}, /*allow_nonfinite=*/true));
-    // db is a sum of B increments that cancel to about 0; each increment may differ by a rounding
-    // (a simulator's or a GPU's float arithmetic; dz checks them one by one above), so the sums
-    // agree to B of them.
-    const double db_atol = 1e-5 + 1e-7 * static_cast<double>(c.batch);
-    EXPECT_TRUE(test::all_close(g_ref.db, g_got.db, test::Tolerance{db_atol, 1e-5}, /*allow_nonfinite=*/true));
+  const std::vector<float> running_std =
+      p.running_set ? test::random_uniform(units, 0.0f, 2.0f, test::seed_of(c) + 3) : std::vector<float>(units, -1.0f);
+  const ThresholdOutputs ref = run_threshold(test::cpu(), c.batch, c.width, z_pre, bias, p.tau, set_mean,
+                                             running_std, 0.99f, p.update, p.tau + 0.25f);
+  const ThresholdOutputs got = run_threshold(test::cuda(), c.batch, c.width, z_pre, bias, p.tau, set_mean,
+                                             running_std, 0.99f, p.update, p.tau + 0.25f);
+  EXPECT_TRUE(got.guards);
+  const test::Tolerance tol{1e-7, 1e-6};
+  EXPECT_TRUE(test::all_close(ref.threshold, got.threshold, tol, /*allow_nonfinite=*/true));
+  EXPECT_TRUE(test::all_close(ref.running_mean, got.running_mean, tol, /*allow_nonfinite=*/true));
+  EXPECT_TRUE(test::all_close(ref.running_std, got.running_std, tol, /*allow_nonfinite=*/true));
+  EXPECT_EQ(ref.eval_active, got.eval_active);
+  for (float eps : {0.0f, 0.25f}) {
+    SCOPED_TRACE(testing::Message() << "forward, eps " << eps);
+    const ForwardOutputs a_ref = run_forward(test::cpu(), c.batch, c.width, z_pre, bias, ref.threshold, eps);
+    const ForwardOutputs a_got = run_forward(test::cuda(), c.batch, c.width, z_pre, bias, ref.threshold, eps);
+    EXPECT_TRUE(a_got.guards);
+    EXPECT_TRUE(test::all_close(a_ref.a, a_got.a, test::Tolerance{0.0, 0.0}, /*allow_nonfinite=*/true));
+    EXPECT_EQ(a_ref.fire, a_got.fire);
+    EXPECT_EQ(a_ref.active, a_got.active);
   }
+  if (!p.update || c.batch == 0) return;
+  SCOPED_TRACE("backward");
+  const ForwardOutputs a = run_forward(test::cpu(), c.batch, c.width, z_pre, bias, ref.threshold, 0.0f);
+  const std::vector<float> da = test::random_uniform(a.a.size(), -1.0f, 1.0f, test::seed_of(c) + 4);
+  const std::vector<float> dz0 = test::random_uniform(a.a.size(), -1.0f, 1.0f, test::seed_of(c) + 5);
+  const BackwardOutputs g_ref = run_backward(test::cpu(), c, z_pre, bias, p.tau, ref, a.a, da, dz0);
+  const BackwardOutputs g_got = run_backward(test::cuda(), c, z_pre, bias, p.tau, ref, a.a, da, dz0);
+  EXPECT_TRUE(g_got.guards);
+  EXPECT_TRUE(test::all_close(g_ref.dz, g_got.dz, test::Tolerance{1e-6, 1e-6}, /*allow_nonfinite=*/true));
+  // db is a sum of B increments that cancel to about 0; each increment may differ by a rounding
+  // (a simulator's or a GPU's float arithmetic; dz checks them one by one above), so the sums
+  // agree to B of them.
+  const double db_atol = 1e-5 + 1e-7 * static_cast<double>(c.batch);
+  EXPECT_TRUE(test::all_close(g_ref.db, g_got.db, test::Tolerance{db_atol, 1e-5}, /*allow_nonfinite=*/true));
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, L1ProxPerUnitBackends, ::testing::ValuesIn(test::shape_table()),
-                         test::shape_case_name);
+std::string backend_case_name(const ::testing::TestParamInfo<BackendCase>& info) {
+  std::ostringstream os;
+  PrintTo(std::get<0>(info.param), &os);
+  os << "_" << std::get<1>(info.param).name;
+  return os.str();
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, L1ProxPerUnitBackends,
+                         ::testing::Combine(::testing::ValuesIn(test::shape_table()), ::testing::ValuesIn(kPasses)),
+                         backend_case_name);
 
 }  // namespace
 }  // namespace vsae
