@@ -21,6 +21,8 @@ namespace vsae {
 // any node reads it, so backward does not zero it.
 enum class GradUse { accumulated, written };
 
+class Node;
+
 // An activation. `alias_of` values share the memory (and gradient) of another value under a new
 // shape, e.g. the flatten between conv4 and fc1.
 struct Value {
@@ -30,6 +32,9 @@ struct Value {
   GradUse grad_use = GradUse::accumulated;
   bool has_data = true;  // false: an intermediate a fused op never writes, kept for its gradient
   const Value* alias_of = nullptr;
+  // The node whose forward writes data, where the builder records it (the layer builders do), so
+  // that a consumer's prepare can share state with it.
+  const Node* producer = nullptr;
   Tensor data;  // set by Graph::plan when has_data
   Tensor grad;  // set by Graph::plan when requires_grad
 };

@@ -21,7 +21,7 @@ Value* add_conv_layer(Graph& g, const std::string& name, Value* x, Parameter* w,
                       ConvParams p, std::int64_t fan_in, Activation act) {
   Value* pre = g.gradient_only(name + ".pre", pre_shape);
   const FusedBiasAct out = bias_act_output(g, name, pre, fan_in, act);
-  g.add<ConvNode>(x, w, pre, p, out);
+  out.y->producer = g.add<ConvNode>(x, w, pre, p, out);
   g.add<BiasActNode>(pre, out.b, out.y, act, BiasActNode::Pass::backward_only);
   return out.y;
 }

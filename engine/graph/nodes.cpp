@@ -70,12 +70,17 @@ void Conv2dNode::check_shapes() const {
   expect_shape(planned(pre_), conv2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
   expect_fused_output(pre_, out_, kind());
 }
-void Conv2dNode::prepare(Backend& be) { conv2d_prepare(be, x_->shape, w_->shape, p_); }
+// Where x is another conv2d's output, that node's forward fills this one's copy of x (ConvNodeState).
+void Conv2dNode::prepare(Backend& be) {
+  const auto* producer = dynamic_cast<const Conv2dNode*>(x_->producer);
+  state_ = conv2d_prepare(be, x_->shape, w_->shape, p_, epilogue(out_),
+                          producer != nullptr ? producer->state_.get() : nullptr);
+}
 void Conv2dNode::forward_impl(Backend& be) {
-  conv2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_));
+  conv2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_), state_.get());
 }
 void Conv2dNode::backward(Backend& be) {
-  conv2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_);
+  conv2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_, state_.get());
 }
 
 void ConvTranspose2dNode::check_shapes() const {
@@ -84,12 +89,13 @@ void ConvTranspose2dNode::check_shapes() const {
   expect_shape(planned(pre_), conv_transpose2d_output_shape(x_->shape, w_->shape, p_), kind(), pre_->name);
   expect_fused_output(pre_, out_, kind());
 }
-void ConvTranspose2dNode::prepare(Backend& be) { conv_transpose2d_prepare(be, x_->shape, w_->shape, p_); }
+void ConvTranspose2dNode::prepare(Backend& be) { state_ = conv_transpose2d_prepare(be, x_->shape, w_->shape, p_); }
 void ConvTranspose2dNode::forward_impl(Backend& be) {
-  conv_transpose2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_));
+  conv_transpose2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_), state_.get());
 }
 void ConvTranspose2dNode::backward(Backend& be) {
-  conv_transpose2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_);
+  conv_transpose2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_,
+                            state_.get());
 }
 
 // ---- linear and bias + activation -------------------------------------------------------------

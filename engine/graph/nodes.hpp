@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "engine/graph/graph.hpp"
 #include "engine/ops/bias_act.hpp"
@@ -38,6 +39,7 @@ class Conv2dNode : public Node {
   Value* pre_;
   ConvParams p_;
   FusedBiasAct out_;
+  std::shared_ptr<ConvNodeState> state_;  // set by prepare
 };
 
 class ConvTranspose2dNode : public Node {
@@ -59,6 +61,7 @@ class ConvTranspose2dNode : public Node {
   Value* pre_;
   ConvParams p_;
   FusedBiasAct out_;
+  std::shared_ptr<ConvNodeState> state_;  // set by prepare
 };
 
 class LinearNode : public Node {

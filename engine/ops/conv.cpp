@@ -102,7 +102,7 @@ Shape conv_transpose2d_output_shape(const Shape& x, const Shape& w, ConvParams p
 }
 
 void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
-                    const ConvEpilogue& epilogue) {
+                    const ConvEpilogue& epilogue, ConvNodeState* node) {
   check_forward(be, "conv2d", x, w, y, conv2d_output_shape(x.shape, w.shape, p), epilogue);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda()) {
@@ -111,11 +111,11 @@ void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor&
     return;
   }
 #endif
-  cpu::conv2d_forward(x, w, y, p, bias_data(epilogue), epilogue.act);
+  cpu::conv2d_forward(x, w, y, p, bias_data(epilogue), epilogue.act, node);
 }
 
 void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                     const Tensor& dx, const Tensor& dw, ConvParams p) {
+                     const Tensor& dx, const Tensor& dw, ConvParams p, const ConvNodeState* node) {
   Shape y_shape = conv2d_output_shape(x.shape, w.shape, p);
   check_backward(be, "conv2d_backward", x, w, dy, dx, dw, y_shape);
 #if VSAE_HAVE_CUDA
@@ -124,11 +124,11 @@ void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor
     return;
   }
 #endif
-  cpu::conv2d_backward(x, w, dy, dx, dw, p);
+  cpu::conv2d_backward(x, w, dy, dx, dw, p, node);
 }
 
 void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
-                              const ConvEpilogue& epilogue) {
+                              const ConvEpilogue& epilogue, ConvNodeState* node) {
   check_forward(be, "conv_transpose2d", x, w, y, conv_transpose2d_output_shape(x.shape, w.shape, p), epilogue);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda()) {
@@ -139,12 +139,12 @@ void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, con
 #endif
   // oneDNN 2.6 applies a transposed convolution's bias and post-ops outside its JIT kernel, element
   // by element: with both, decoder.deconv3's forward at batch 64 took 58.5 ms instead of 1.7.
-  cpu::conv_transpose2d_forward(x, w, y, p);
+  cpu::conv_transpose2d_forward(x, w, y, p, node);
   apply_epilogue(be, y, epilogue);
 }
 
 void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                               const Tensor& dx, const Tensor& dw, ConvParams p) {
+                               const Tensor& dx, const Tensor& dw, ConvParams p, const ConvNodeState* node) {
   Shape y_shape = conv_transpose2d_output_shape(x.shape, w.shape, p);
   check_backward(be, "conv_transpose2d_backward", x, w, dy, dx, dw, y_shape);
 #if VSAE_HAVE_CUDA
@@ -153,25 +153,35 @@ void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, co
     return;
   }
 #endif
-  cpu::conv_transpose2d_backward(x, w, dy, dx, dw, p);
+  cpu::conv_transpose2d_backward(x, w, dy, dx, dw, p, node);
 }
 
-void conv2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p) {
-  conv2d_output_shape(x, w, p);
+std::shared_ptr<ConvNodeState> conv2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p,
+                                              const ConvEpilogue& epilogue, ConvNodeState* producer) {
+  const Shape y = conv2d_output_shape(x, w, p);
 #if VSAE_HAVE_CUDA
-  if (be.is_cuda()) cuda::conv2d_prepare(be, x, w, p);
+  if (be.is_cuda()) {
+    cuda::conv2d_prepare(be, x, w, p);
+    return nullptr;
+  }
 #else
   (void)be;
 #endif
+  return cpu::conv_node_state(x, w, y, p, false, epilogue.bias != nullptr, epilogue.act, producer);
 }
 
-void conv_transpose2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p) {
-  conv_transpose2d_output_shape(x, w, p);
+std::shared_ptr<ConvNodeState> conv_transpose2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p) {
+  const Shape y = conv_transpose2d_output_shape(x, w, p);
 #if VSAE_HAVE_CUDA
-  if (be.is_cuda()) cuda::conv_transpose2d_prepare(be, x, w, p);
+  if (be.is_cuda()) {
+    cuda::conv_transpose2d_prepare(be, x, w, p);
+    return nullptr;
+  }
 #else
   (void)be;
 #endif
+  // The CPU's transposed convolution applies its output pass after the primitive (above).
+  return cpu::conv_node_state(x, w, y, p, true, false, Activation::none, nullptr);
 }
 
 }  // namespace vsae

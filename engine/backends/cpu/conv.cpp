@@ -78,6 +78,11 @@ class Arg {
     to_inner_.execute(s, user_, inner_);
     return inner_;
   }
+  // Reorders `data` into `target`, a memory of the primitive's layout other than our inner one.
+  void in_to(dnnl::stream& s, const float* data, memory target) {
+    user_.set_data_handle(const_cast<float*>(data));
+    to_inner_.execute(s, user_, target);
+  }
   // The memory the primitive writes; finish() moves it into `data`.
   memory out(float* data) {
     user_.set_data_handle(data);
@@ -86,6 +91,14 @@ class Arg {
   void finish(dnnl::stream& s) {
     if (converted_) to_user_.execute(s, inner_, user_);
   }
+  // finish() from `source`, a memory of the primitive's layout other than our inner one.
+  void finish_from(dnnl::stream& s, memory source, float* data) {
+    user_.set_data_handle(data);
+    to_user_.execute(s, source, user_);
+  }
+  bool converted() const { return converted_; }
+  // The primitive's layout (ours where they agree).
+  memory::desc wanted() const { return converted_ ? inner_.get_desc() : user_.get_desc(); }
   // Adds the primitive's output to `data` (our gradients accumulate), in the reorder when there
   // is one, else through a scratch buffer.
   memory out_adding(float* data, std::int64_t count) {
@@ -262,30 +275,79 @@ Plan& cached(const PlanKey& key, Args&&... args) {
   return *plan;
 }
 
+ForwardPlan& forward_plan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed,
+                          bool with_bias, Activation act) {
+  const std::int64_t pass = (with_bias ? 2 : 0) + (act == Activation::relu ? 1 : 0);
+  return cached<ForwardPlan>(plan_key(x, w, y, p, transposed, pass), x, w, y, p, transposed, with_bias, act);
+}
+
+BackwardPlan& backward_plan(const Shape& x, const Shape& w, const Shape& y, ConvParams p, bool transposed) {
+  return cached<BackwardPlan>(plan_key(x, w, y, p, transposed, -1), x, w, y, p, transposed);
+}
+
+}  // namespace
+
+// The primitives stay shared per shape; a node owns its copy of x.
+struct ConvNodeState {
+  memory x_inner;                 // x in the forward's layout; empty where the forward reads x as it is
+  bool backward_reads_x = false;  // backward-weights wants x_inner's layout too
+  bool x_written = false;         // the producer's forward has just written x_inner
+  bool x_ready = false;           // x_inner holds the x of this node's last forward
+  memory::desc y_inner;           // the forward's output layout; empty where it writes y as it is
+  ConvNodeState* consumer = nullptr;  // the node (of the same graph) whose x_inner our output fills
+};
+
+std::shared_ptr<ConvNodeState> conv_node_state(const Shape& x, const Shape& w, const Shape& y, ConvParams p,
+                                               bool transposed, bool with_bias, Activation act,
+                                               ConvNodeState* producer) {
+  auto state = std::make_shared<ConvNodeState>();
+  const ForwardPlan& forward = forward_plan(x, w, y, p, transposed, with_bias, act);
+  if (forward.dst.converted()) state->y_inner = forward.dst.wanted();
+  if (!forward.src.converted()) return state;
+  state->x_inner = memory(forward.src.wanted(), cpu_engine());
+  const BackwardPlan& backward = backward_plan(x, w, y, p, transposed);
+  state->backward_reads_x = backward.bw_src.converted() && backward.bw_src.wanted() == forward.src.wanted();
+  if (producer != nullptr && producer->y_inner == forward.src.wanted()) producer->consumer = state.get();
+  return state;
+}
+
+namespace {
+
 void run_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, bool transposed,
-                 const float* bias, Activation act) {
-  const std::int64_t pass = (bias != nullptr ? 2 : 0) + (act == Activation::relu ? 1 : 0);
-  ForwardPlan& plan = cached<ForwardPlan>(plan_key(x.shape, w.shape, y.shape, p, transposed, pass), x.shape,
-                                          w.shape, y.shape, p, transposed, bias != nullptr, act);
+                 const float* bias, Activation act, ConvNodeState* node) {
+  ForwardPlan& plan = forward_plan(x.shape, w.shape, y.shape, p, transposed, bias != nullptr, act);
   dnnl::stream s(cpu_engine());
-  const memory src = plan.src.in(s, x.ptr<float>());
+  memory src;
+  if (node != nullptr && node->x_inner) {
+    if (!node->x_written) plan.src.in_to(s, x.ptr<float>(), node->x_inner);
+    node->x_written = false;
+    node->x_ready = true;
+    src = node->x_inner;
+  } else {
+    src = plan.src.in(s, x.ptr<float>());
+  }
   const memory weights = plan.weights.in(s, w.ptr<float>());
-  const memory dst = plan.dst.out(y.ptr<float>());
+  ConvNodeState* consumer = node != nullptr ? node->consumer : nullptr;
+  const memory dst = consumer != nullptr ? consumer->x_inner : plan.dst.out(y.ptr<float>());
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
   if (bias != nullptr) {
     plan.bias.set_data_handle(const_cast<float*>(bias));
     args.emplace(DNNL_ARG_BIAS, plan.bias);
   }
   plan.forward.execute(s, args);
-  plan.dst.finish(s);
+  if (consumer != nullptr) {
+    plan.dst.finish_from(s, dst, y.ptr<float>());
+    consumer->x_written = true;
+  } else {
+    plan.dst.finish(s);
+  }
   s.wait();
 }
 
 // dx += d(x), dw += d(w) given dy; dx may be undefined (an input that needs no gradient).
 void run_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx, const Tensor& dw,
-                  ConvParams p, bool transposed) {
-  BackwardPlan& plan = cached<BackwardPlan>(plan_key(x.shape, w.shape, dy.shape, p, transposed, -1), x.shape,
-                                            w.shape, dy.shape, p, transposed);
+                  ConvParams p, bool transposed, const ConvNodeState* node) {
+  BackwardPlan& plan = backward_plan(x.shape, w.shape, dy.shape, p, transposed);
   dnnl::stream s(cpu_engine());
   memory diff_dst;
   if (dx.defined()) {
@@ -297,7 +359,8 @@ void run_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tens
     plan.bd_diff_src.finish_adding(s);
   }
   if (!dx.defined() || !plan.shared_diff_dst) diff_dst = plan.bw_diff_dst.in(s, dy.ptr<float>());
-  const memory src = plan.bw_src.in(s, x.ptr<float>());
+  const bool reuse_x = node != nullptr && node->backward_reads_x && node->x_ready;
+  const memory src = reuse_x ? node->x_inner : plan.bw_src.in(s, x.ptr<float>());
   const memory diff_weights = plan.bw_diff_weights.out_adding(dw.ptr<float>(), dw.numel());
   plan.backward_weights.execute(
       s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_weights}});
@@ -308,22 +371,23 @@ void run_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tens
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
-                    Activation act) {
-  run_forward(x, w, y, p, false, bias, act);
+                    Activation act, ConvNodeState* node) {
+  run_forward(x, w, y, p, false, bias, act, node);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                     const Tensor& dw, ConvParams p) {
-  run_backward(x, w, dy, dx, dw, p, false);
+                     const Tensor& dw, ConvParams p, const ConvNodeState* node) {
+  run_backward(x, w, dy, dx, dw, p, false, node);
 }
 
-void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p) {
-  run_forward(x, w, y, p, true, nullptr, Activation::none);
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
+                              ConvNodeState* node) {
+  run_forward(x, w, y, p, true, nullptr, Activation::none, node);
 }
 
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                               const Tensor& dw, ConvParams p) {
-  run_backward(x, w, dy, dx, dw, p, true);
+                               const Tensor& dw, ConvParams p, const ConvNodeState* node) {
+  run_backward(x, w, dy, dx, dw, p, true, node);
 }
 
 }  // namespace vsae::cpu
