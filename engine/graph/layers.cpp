@@ -15,10 +15,18 @@ FusedBiasAct bias_act_output(Graph& g, const std::string& name, const Value* pre
 }
 
 // A convolution layer: the conv node applies the bias and activation in its forward, and the
-// bias_act node after it (so its backward runs first) takes them back.
+// bias_act node after it (so its backward runs first) takes them back. Where x is another
+// convolution layer's output, it feeds this layer alone (layers.hpp), whose backward then writes
+// x's gradient rather than adding to a zeroed one.
 template <class ConvNode>
 Value* add_conv_layer(Graph& g, const std::string& name, Value* x, Parameter* w, const Shape& pre_shape,
                       ConvParams p, std::int64_t fan_in, Activation act) {
+  if (dynamic_cast<const Conv2dNode*>(x->producer) != nullptr ||
+      dynamic_cast<const ConvTranspose2dNode*>(x->producer) != nullptr) {
+    VSAE_CHECK(x->grad_use == GradUse::accumulated,
+               "layer " << name << ": " << x->name << " already feeds another convolution layer");
+    x->grad_use = GradUse::written;
+  }
   Value* pre = g.gradient_only(name + ".pre", pre_shape);
   const FusedBiasAct out = bias_act_output(g, name, pre, fan_in, act);
   out.y->producer = g.add<ConvNode>(x, w, pre, p, out);

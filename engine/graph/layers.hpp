@@ -9,6 +9,9 @@
 
 namespace vsae {
 
+// The convolution layers' output feeds one layer: where x is a convolution layer's output, the
+// layer on it writes x's gradient whole (GradUse::written), so no other node may add to it (a
+// second convolution layer on it is refused).
 // name.weight (O, C, k, k), name.bias (O); returns act(conv(x) + b).
 Value* conv2d_layer(Graph& g, const std::string& name, Value* x, int out_channels, int kernel,
                     ConvParams p, Activation act);

@@ -51,6 +51,8 @@ void expect_same(const Value* a, const Value* b, const char* node) {
 const Tensor kNone;  // an undefined gradient: the op skips it
 
 const Tensor& grad_or_none(const Value* v) { return v->requires_grad ? v->grad : kNone; }
+// A convolution writes x's gradient where the layer builder gave it to the convolution alone.
+DxMode dx_mode(const Value* x) { return x->grad_use == GradUse::written ? DxMode::write : DxMode::accumulate; }
 
 // ---- convolutions -----------------------------------------------------------------------------
 
@@ -80,7 +82,8 @@ void Conv2dNode::forward_impl(Backend& be) {
   conv2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_), state_.get());
 }
 void Conv2dNode::backward(Backend& be) {
-  conv2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_, state_.get());
+  conv2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_, dx_mode(x_),
+                  state_.get());
 }
 
 void ConvTranspose2dNode::check_shapes() const {
@@ -94,7 +97,7 @@ void ConvTranspose2dNode::forward_impl(Backend& be) {
   conv_transpose2d_forward(be, x_->data, w_->value, out_.y->data, p_, epilogue(out_), state_.get());
 }
 void ConvTranspose2dNode::backward(Backend& be) {
-  conv_transpose2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_,
+  conv_transpose2d_backward(be, x_->data, w_->value, pre_->grad, grad_or_none(x_), w_->grad, p_, dx_mode(x_),
                             state_.get());
 }
 

@@ -115,16 +115,16 @@ void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor&
 }
 
 void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                     const Tensor& dx, const Tensor& dw, ConvParams p, const ConvNodeState* node) {
+                     const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode, const ConvNodeState* node) {
   Shape y_shape = conv2d_output_shape(x.shape, w.shape, p);
   check_backward(be, "conv2d_backward", x, w, dy, dx, dw, y_shape);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda()) {
-    cuda::conv2d_backward(be, x, w, dy, dx, dw, p);
+    cuda::conv2d_backward(be, x, w, dy, dx, dw, p, dx_mode);
     return;
   }
 #endif
-  cpu::conv2d_backward(x, w, dy, dx, dw, p, node);
+  cpu::conv2d_backward(x, w, dy, dx, dw, p, dx_mode, node);
 }
 
 void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
@@ -144,16 +144,17 @@ void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, con
 }
 
 void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                               const Tensor& dx, const Tensor& dw, ConvParams p, const ConvNodeState* node) {
+                               const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode,
+                               const ConvNodeState* node) {
   Shape y_shape = conv_transpose2d_output_shape(x.shape, w.shape, p);
   check_backward(be, "conv_transpose2d_backward", x, w, dy, dx, dw, y_shape);
 #if VSAE_HAVE_CUDA
   if (be.is_cuda()) {
-    cuda::conv_transpose2d_backward(be, x, w, dy, dx, dw, p);
+    cuda::conv_transpose2d_backward(be, x, w, dy, dx, dw, p, dx_mode);
     return;
   }
 #endif
-  cpu::conv_transpose2d_backward(x, w, dy, dx, dw, p, node);
+  cpu::conv_transpose2d_backward(x, w, dy, dx, dw, p, dx_mode, node);
 }
 
 std::shared_ptr<ConvNodeState> conv2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p,

@@ -3,7 +3,8 @@
 // CUDA: cuDNN with algorithms chosen once per shape, then the bias_act kernel on y.
 // CPU: oneDNN, with primitives built once per shape; the output pass is fused into the
 // convolution, and runs as bias_act after the transposed convolution.
-// Backward ops ACCUMULATE into dx/dw (+=); an undefined dx is skipped.
+// Backward ops ACCUMULATE into dw (+=) and, unless told to write it, into dx; an undefined dx is
+// skipped.
 #pragma once
 
 #include <memory>
@@ -36,12 +37,17 @@ struct ConvEpilogue {
   Activation act = Activation::none;
 };
 
+// How a backward op forms dx: added to it (x may feed other ops as well), or written whole (x's
+// gradient is this op's alone, and its buffer need not be zeroed first).
+enum class DxMode { accumulate, write };
+
 // x: (N, C, H, W), w: (O, C, KH, KW) -> y: (N, O, (H + 2p - KH)/s + 1, (W + 2p - KW)/s + 1)
 Shape conv2d_output_shape(const Shape& x, const Shape& w, ConvParams p);
 void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
                     const ConvEpilogue& epilogue = {}, ConvNodeState* node = nullptr);
 void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                     const Tensor& dx, const Tensor& dw, ConvParams p, const ConvNodeState* node = nullptr);
+                     const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode = DxMode::accumulate,
+                     const ConvNodeState* node = nullptr);
 
 // PyTorch ConvTranspose2d (output_padding 0): x: (N, I, H, W), w: (I, O, KH, KW)
 // -> y: (N, O, (H - 1)s - 2p + KH, (W - 1)s - 2p + KW). It is the adjoint of conv2d.
@@ -50,7 +56,7 @@ void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, con
                               const ConvEpilogue& epilogue = {}, ConvNodeState* node = nullptr);
 void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
                                const Tensor& dx, const Tensor& dw, ConvParams p,
-                               const ConvNodeState* node = nullptr);
+                               DxMode dx_mode = DxMode::accumulate, const ConvNodeState* node = nullptr);
 
 // Call at plan time. CUDA chooses its algorithms for these shapes and reserves their scratch (and
 // returns null); the CPU returns the node's state for the forward with `epilogue`.

@@ -135,16 +135,17 @@ void prepare(Backend& be, const ConvCase& c) {
 }
 
 void backward(Backend& be, const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor& dy,
-              const Tensor& dx, const Tensor& dw) {
+              const Tensor& dx, const Tensor& dw, DxMode dx_mode = DxMode::accumulate) {
   if (c.transposed)
-    conv_transpose2d_backward(be, x, w, dy, dx, dw, c.params());
+    conv_transpose2d_backward(be, x, w, dy, dx, dw, c.params(), dx_mode);
   else
-    conv2d_backward(be, x, w, dy, dx, dw, c.params());
+    conv2d_backward(be, x, w, dy, dx, dw, c.params(), dx_mode);
 }
 
 // Runs forward into a NaN-filled y (it must overwrite), then backward twice onto the prefilled dx
-// and dw: once with dx, once without. So dx = dx_before + g_x and dw = dw_before + 2·g_w.
-ConvResult run(Backend& be, const ConvCase& c, const ConvData& d) {
+// and dw: once with dx, once without. So dw = dw_before + 2·g_w, and dx = dx_before + g_x, or g_x
+// where backward writes it.
+ConvResult run(Backend& be, const ConvCase& c, const ConvData& d, DxMode dx_mode = DxMode::accumulate) {
   test::GuardedTensor x(be, c.x_shape()), w(be, c.w_shape()), y(be, c.y_shape()),
       dy(be, c.y_shape()), dx(be, c.x_shape()), dw(be, c.w_shape());
   x.upload(d.x);
@@ -154,7 +155,7 @@ ConvResult run(Backend& be, const ConvCase& c, const ConvData& d) {
   dx.upload(d.dx_before);
   dw.upload(d.dw_before);
   forward(be, c, x, w, y);
-  backward(be, c, x, w, dy, dx, dw);
+  backward(be, c, x, w, dy, dx, dw, dx_mode);
   backward(be, c, x, w, dy, Tensor(), dw);
   ConvResult r{y.download<float>(), dx.download<float>(), dw.download<float>()};
   const char* names[] = {"x", "w", "y", "dy", "dx", "dw"};
@@ -249,14 +250,18 @@ TEST_P(ConvCpu, MatchesNaiveLoops) {
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   ConvData d = make_data(c);
-  ConvResult got = run(test::cpu(), c, d);
   Exact e = c.transposed ? naive_conv_transpose2d(c, d) : naive_conv2d(c, d);
   std::vector<float> y_ref = plus(std::vector<float>(e.y.size()), e.y, 1.0);
-  std::vector<float> dx_ref = plus(d.dx_before, e.dx, 1.0);
   std::vector<float> dw_ref = plus(d.dw_before, e.dw, 2.0);
-  EXPECT_TRUE(test::all_close(y_ref, got.y, scaled(2e-6, 1e-5, y_ref))) << "y";
-  EXPECT_TRUE(test::all_close(dx_ref, got.dx, scaled(2e-6, 1e-5, dx_ref))) << "dx";
-  EXPECT_TRUE(test::all_close(dw_ref, got.dw, scaled(2e-6, 1e-5, dw_ref))) << "dw";
+  for (DxMode mode : {DxMode::accumulate, DxMode::write}) {
+    SCOPED_TRACE(mode == DxMode::write ? "dx written" : "dx accumulated");
+    ConvResult got = run(test::cpu(), c, d, mode);
+    std::vector<float> dx_ref =
+        plus(mode == DxMode::write ? std::vector<float>(d.dx_before.size()) : d.dx_before, e.dx, 1.0);
+    EXPECT_TRUE(test::all_close(y_ref, got.y, scaled(2e-6, 1e-5, y_ref))) << "y";
+    EXPECT_TRUE(test::all_close(dx_ref, got.dx, scaled(2e-6, 1e-5, dx_ref))) << "dx";
+    EXPECT_TRUE(test::all_close(dw_ref, got.dw, scaled(2e-6, 1e-5, dw_ref))) << "dw";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvCpu, ::testing::ValuesIn(cpu_cases()), case_name);
@@ -467,16 +472,19 @@ TEST_P(ConvBackends, CudaMatchesCpu) {
   const ConvCase& c = GetParam();
   SCOPED_TRACE(::testing::Message() << c);
   ConvData d = make_data(c);
-  ConvResult ref = run(test::cpu(), c, d);
   Backend& gpu = test::cuda();
   test::Tf32Scope tf32(gpu, c.tf32);
   prepare(gpu, c);
-  ConvResult got = run(gpu, c, d);
-  // TF32 keeps 10 mantissa bits of each product's inputs; FP32 differs only in summation order.
-  double abs = c.tf32 ? 1e-2 : 5e-5, rel = c.tf32 ? 1e-2 : 1e-4;
-  EXPECT_TRUE(test::all_close(ref.y, got.y, scaled(abs, rel, ref.y))) << "y";
-  EXPECT_TRUE(test::all_close(ref.dx, got.dx, scaled(abs, rel, ref.dx))) << "dx";
-  EXPECT_TRUE(test::all_close(ref.dw, got.dw, scaled(abs, rel, ref.dw))) << "dw";
+  for (DxMode mode : {DxMode::accumulate, DxMode::write}) {
+    SCOPED_TRACE(mode == DxMode::write ? "dx written" : "dx accumulated");
+    ConvResult ref = run(test::cpu(), c, d, mode);
+    ConvResult got = run(gpu, c, d, mode);
+    // TF32 keeps 10 mantissa bits of each product's inputs; FP32 differs only in summation order.
+    double abs = c.tf32 ? 1e-2 : 5e-5, rel = c.tf32 ? 1e-2 : 1e-4;
+    EXPECT_TRUE(test::all_close(ref.y, got.y, scaled(abs, rel, ref.y))) << "y";
+    EXPECT_TRUE(test::all_close(ref.dx, got.dx, scaled(abs, rel, ref.dx))) << "dx";
+    EXPECT_TRUE(test::all_close(ref.dw, got.dw, scaled(abs, rel, ref.dw))) << "dw";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvBackends, ::testing::ValuesIn(backend_cases()), case_name);

@@ -70,8 +70,8 @@ TEST(ConvNodeStateCpu, ChainMatchesTheOpsWithoutStateStepAfterStep) {
     conv2d_backward(be, ref1.x, ref1.w, ref1.dy, ref1.dx, ref1.dw, kParams);
     conv2d_forward(be, got1.x, got1.w, got1.y, kParams, got1.epilogue(), s1.get());
     conv2d_forward(be, got1.y, got2.w, got2.y, kParams, got2.epilogue(), s2.get());
-    conv2d_backward(be, got1.y, got2.w, got2.dy, got2.dx, got2.dw, kParams, s2.get());
-    conv2d_backward(be, got1.x, got1.w, got1.dy, got1.dx, got1.dw, kParams, s1.get());
+    conv2d_backward(be, got1.y, got2.w, got2.dy, got2.dx, got2.dw, kParams, DxMode::accumulate, s2.get());
+    conv2d_backward(be, got1.x, got1.w, got1.dy, got1.dx, got1.dw, kParams, DxMode::accumulate, s1.get());
     expect_same(ref1.y, got1.y, "conv1 y");
     expect_same(ref2.y, got2.y, "conv2 y");
     expect_same(ref2.dx, got2.dx, "conv2 dx");
@@ -125,7 +125,7 @@ TEST(ConvNodeStateCpu, TransposedMatchesTheOpWithoutStateStepAfterStep) {
     conv_transpose2d_forward(be, xt, wt, ref_y, kParams);
     conv_transpose2d_backward(be, xt, wt, dy, ref_dx, ref_dw, kParams);
     conv_transpose2d_forward(be, xt, wt, got_y, kParams, {}, state.get());
-    conv_transpose2d_backward(be, xt, wt, dy, got_dx, got_dw, kParams, state.get());
+    conv_transpose2d_backward(be, xt, wt, dy, got_dx, got_dw, kParams, DxMode::accumulate, state.get());
     expect_same(ref_y, got_y, "y");
     expect_same(ref_dx, got_dx, "dx");
     expect_same(ref_dw, got_dw, "dw");

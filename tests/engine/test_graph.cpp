@@ -121,6 +121,30 @@ TEST(Graph, WrittenGradientsFollowTheZeroedOnesAndAreWrittenWhole) {
     for (std::int64_t i = 0; i < t->numel(); ++i) ASSERT_EQ(t->ptr<float>()[i], 0.0f);
 }
 
+// A convolution layer on another one's output writes that output's gradient whole (so backward
+// need not zero it), and a second convolution layer on the same output is refused.
+TEST(Graph, AConvolutionLayerWritesTheGradientOfTheConvolutionOutputItReads) {
+  Graph g;
+  Value* x = g.value("x", Shape{2, 3, 16, 16}, false);
+  Value* y1 = conv2d_layer(g, "conv1", x, 4, 4, ConvParams{2, 1}, Activation::relu);
+  Value* y2 = conv2d_layer(g, "conv2", y1, 4, 4, ConvParams{2, 1}, Activation::relu);
+  Value* y3 = conv_transpose2d_layer(g, "deconv", y2, 4, 4, ConvParams{2, 1}, Activation::relu);
+  EXPECT_THROW(conv2d_layer(g, "again", y1, 4, 4, ConvParams{2, 1}, Activation::relu), Error);
+  Value* z = linear_layer(g, "fc", g.alias("flat", y3, Shape{2, 4 * 8 * 8}), 5, Activation::none);
+  g.plan(test::cpu(), 1);
+  EXPECT_EQ(x->grad_use, GradUse::accumulated);  // no convolution layer's output
+  EXPECT_EQ(y1->grad_use, GradUse::written);
+  EXPECT_EQ(y2->grad_use, GradUse::written);
+  EXPECT_EQ(y3->grad_use, GradUse::accumulated);  // read by the linear layer, through an alias
+  // Written whole: NaN before, 0 after a backward from z's zeroed gradient.
+  for (const Value* v : {y1, y2})
+    std::fill_n(v->grad.ptr<float>(), v->grad.numel(), std::numeric_limits<float>::quiet_NaN());
+  g.forward(test::cpu());
+  g.backward(test::cpu());
+  for (const Value* v : {y1, y2, z})
+    for (std::int64_t i = 0; i < v->grad.numel(); ++i) ASSERT_EQ(v->grad.ptr<float>()[i], 0.0f) << v->name;
+}
+
 TEST(Graph, InitialisationFollowsPyTorchBounds) {
   Graph g;
   Value* x = g.value("x", Shape{1, 100}, false);

@@ -344,19 +344,25 @@ void run_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p
   s.wait();
 }
 
-// dx += d(x), dw += d(w) given dy; dx may be undefined (an input that needs no gradient).
+// dx += d(x) (or dx = d(x)), dw += d(w) given dy; dx may be undefined (an input that needs no
+// gradient).
 void run_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx, const Tensor& dw,
-                  ConvParams p, bool transposed, const ConvNodeState* node) {
+                  ConvParams p, bool transposed, DxMode dx_mode, const ConvNodeState* node) {
   BackwardPlan& plan = backward_plan(x.shape, w.shape, dy.shape, p, transposed);
   dnnl::stream s(cpu_engine());
   memory diff_dst;
   if (dx.defined()) {
     diff_dst = plan.bd_diff_dst.in(s, dy.ptr<float>());
     const memory weights = plan.bd_weights.in(s, w.ptr<float>());
-    const memory diff_src = plan.bd_diff_src.out_adding(dx.ptr<float>(), dx.numel());
+    const bool adding = dx_mode == DxMode::accumulate;
+    const memory diff_src = adding ? plan.bd_diff_src.out_adding(dx.ptr<float>(), dx.numel())
+                                   : plan.bd_diff_src.out(dx.ptr<float>());
     plan.backward_data.execute(
         s, {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
-    plan.bd_diff_src.finish_adding(s);
+    if (adding)
+      plan.bd_diff_src.finish_adding(s);
+    else
+      plan.bd_diff_src.finish(s);
   }
   if (!dx.defined() || !plan.shared_diff_dst) diff_dst = plan.bw_diff_dst.in(s, dy.ptr<float>());
   const bool reuse_x = node != nullptr && node->backward_reads_x && node->x_ready;
@@ -376,8 +382,8 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParam
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                     const Tensor& dw, ConvParams p, const ConvNodeState* node) {
-  run_backward(x, w, dy, dx, dw, p, false, node);
+                     const Tensor& dw, ConvParams p, DxMode dx_mode, const ConvNodeState* node) {
+  run_backward(x, w, dy, dx, dw, p, false, dx_mode, node);
 }
 
 void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
@@ -386,8 +392,8 @@ void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y,
 }
 
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                               const Tensor& dw, ConvParams p, const ConvNodeState* node) {
-  run_backward(x, w, dy, dx, dw, p, true, node);
+                               const Tensor& dw, ConvParams p, DxMode dx_mode, const ConvNodeState* node) {
+  run_backward(x, w, dy, dx, dw, p, true, dx_mode, node);
 }
 
 }  // namespace vsae::cpu

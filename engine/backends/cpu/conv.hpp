@@ -21,11 +21,11 @@ std::shared_ptr<ConvNodeState> conv_node_state(const Shape& x, const Shape& w, c
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p, const float* bias,
                     Activation act, ConvNodeState* node);
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                     const Tensor& dw, ConvParams p, const ConvNodeState* node);
+                     const Tensor& dw, ConvParams p, DxMode dx_mode, const ConvNodeState* node);
 
 void conv_transpose2d_forward(const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p,
                               ConvNodeState* node);
 void conv_transpose2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                               const Tensor& dw, ConvParams p, const ConvNodeState* node);
+                               const Tensor& dw, ConvParams p, DxMode dx_mode, const ConvNodeState* node);
 
 }  // namespace vsae::cpu

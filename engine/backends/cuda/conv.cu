@@ -313,10 +313,13 @@ void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor&
   run_forward(be, plan, x, w, y, 0.0f);
 }
 
+// beta 0 writes dx whole, 1 adds to it.
+float dx_beta(DxMode mode) { return mode == DxMode::accumulate ? 1.0f : 0.0f; }
+
 void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                     const Tensor& dx, const Tensor& dw, ConvParams p) {
+                     const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode) {
   Plan& plan = plan_for(be, x.shape, w.shape, dy.shape, p);
-  if (dx.defined()) run_backward_data(be, plan, w, dy, dx, 1.0f);
+  if (dx.defined()) run_backward_data(be, plan, w, dy, dx, dx_beta(dx_mode));
   run_backward_filter(be, plan, x, dy, dw);
 }
 
@@ -329,9 +332,9 @@ void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, con
 }
 
 void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                               const Tensor& dx, const Tensor& dw, ConvParams p) {
+                               const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode) {
   Plan& plan = plan_for(be, dy.shape, w.shape, x.shape, p);
-  if (dx.defined()) run_forward(be, plan, dy, w, dx, 1.0f);
+  if (dx.defined()) run_forward(be, plan, dy, w, dx, dx_beta(dx_mode));
   run_backward_filter(be, plan, dy, x, dw);
 }
 

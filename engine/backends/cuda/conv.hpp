@@ -9,12 +9,12 @@ namespace vsae::cuda {
 
 void conv2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y, ConvParams p);
 void conv2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                     const Tensor& dx, const Tensor& dw, ConvParams p);
+                     const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode);
 
 void conv_transpose2d_forward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& y,
                               ConvParams p);
 void conv_transpose2d_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy,
-                               const Tensor& dx, const Tensor& dw, ConvParams p);
+                               const Tensor& dx, const Tensor& dw, ConvParams p, DxMode dx_mode);
 
 // Choose the algorithms for these shapes (once, under be.tf32()) and reserve their workspace.
 void conv2d_prepare(Backend& be, const Shape& x, const Shape& w, ConvParams p);
