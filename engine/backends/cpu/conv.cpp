@@ -55,27 +55,28 @@ float* scratch(std::int64_t count) {
 }
 
 // One tensor argument of a primitive: our plain buffer, and where the primitive wants another
-// layout, its own buffer and the reorder between the two.
+// layout, its own buffer (made on first use: a graph node brings its own copy of x, ConvNodeState)
+// and the reorders between the two.
 class Arg {
  public:
   Arg() = default;
   Arg(const memory::desc& user, const memory::desc& wanted)
-      : user_(user, cpu_engine(), DNNL_MEMORY_NONE), converted_(user != wanted) {
+      : user_(user, cpu_engine(), DNNL_MEMORY_NONE), wanted_(wanted), converted_(user != wanted) {
     if (!converted_) return;
-    inner_ = memory(wanted, cpu_engine());
-    to_inner_ = dnnl::reorder(user_, inner_);
-    to_user_ = dnnl::reorder(inner_, user_);
+    dnnl::engine& e = cpu_engine();
+    to_inner_ = dnnl::reorder(dnnl::reorder::primitive_desc(e, user, e, wanted));
+    to_user_ = dnnl::reorder(dnnl::reorder::primitive_desc(e, wanted, e, user));
     dnnl::post_ops sum;
     sum.append_sum(1.0f);
     dnnl::primitive_attr adding;
     adding.set_post_ops(sum);
-    add_to_user_ = dnnl::reorder(inner_, user_, adding);
+    add_to_user_ = dnnl::reorder(dnnl::reorder::primitive_desc(e, wanted, e, user, adding));
   }
   // The memory the primitive reads, after reordering `data` into it when needed.
   memory in(dnnl::stream& s, const float* data) {
     user_.set_data_handle(const_cast<float*>(data));
     if (!converted_) return user_;
-    to_inner_.execute(s, user_, inner_);
+    to_inner_.execute(s, user_, inner());
     return inner_;
   }
   // Reorders `data` into `target`, a memory of the primitive's layout other than our inner one.
@@ -86,7 +87,7 @@ class Arg {
   // The memory the primitive writes; finish() moves it into `data`.
   memory out(float* data) {
     user_.set_data_handle(data);
-    return converted_ ? inner_ : user_;
+    return converted_ ? inner() : user_;
   }
   void finish(dnnl::stream& s) {
     if (converted_) to_user_.execute(s, inner_, user_);
@@ -98,7 +99,7 @@ class Arg {
   }
   bool converted() const { return converted_; }
   // The primitive's layout (ours where they agree).
-  memory::desc wanted() const { return converted_ ? inner_.get_desc() : user_.get_desc(); }
+  const memory::desc& wanted() const { return wanted_; }
   // Adds the primitive's output to `data` (our gradients accumulate), in the reorder when there
   // is one, else through a scratch buffer.
   memory out_adding(float* data, std::int64_t count) {
@@ -117,7 +118,13 @@ class Arg {
   }
 
  private:
+  memory& inner() {
+    if (!inner_) inner_ = memory(wanted_, cpu_engine());
+    return inner_;
+  }
+
   memory user_, inner_;
+  memory::desc wanted_;
   dnnl::reorder to_inner_, to_user_, add_to_user_;
   bool converted_ = false;
   float* adding_to_ = nullptr;
