@@ -26,6 +26,8 @@ export OMP_NUM_THREADS=$threads
 
 echo "# bench_train.sh: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short=12 HEAD)$(git -C "$root" diff --quiet HEAD -- engine kernels apps tools || echo '+dirty')"
 echo "# host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# The vector extensions decide which kernels oneDNN, OpenBLAS and inductor pick.
+echo "# vector extensions: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512[a-z0-9_]*|amx[a-z0-9_]*)$' | tr '\n' ' ')"
 echo "# command: THREADS=$threads PYTHON=$python $0 $build $*"
 extra=()
 [[ " $* " == *" --device cuda "* ]] || extra+=(--peak)
