@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs tools/bench_train (vsae_gpu) and tools/bench_train_torch.py (PyTorch, eager and
-# torch.compile) on the same shapes and thread count, and prints both tables, the ratios and, on the
-# CPU, each case's fraction of the sgemm peak measured in the same run, with the device, commit and
+# Runs tools/bench_train (vsae_gpu) and tools/bench_train_torch.py (PyTorch eager, torch.compile
+# and, on CUDA, the whole step as one CUDA graph) on the same shapes and thread count, and prints
+# both tables, the ratios and, on the CPU, each case's fraction of the sgemm peak measured in the
+# same run, with the device, commit and
 # command: output meant to be committed under bench/results/.
 #   usage: tools/bench_train.sh [BUILD_DIR] [extra bench_train / bench_train_torch.py arguments]
 # THREADS (default: all cores) sets OMP_NUM_THREADS and torch.set_num_threads. PYTHON picks the
@@ -46,19 +47,23 @@ awk '
   file == 1 && $1 == "peak" { peak = $4 }
   /^#/ || $1 == "dataset" || $1 == "peak" || $1 == "profile" { next }
   file == 1 { ours[$1 " " $3] = ours[$1 " " $3] " " $4 "=" $5 "=" $7; keys[++n] = $1 " " $3 }
-  file == 2 { theirs[$1 " " $3 " " $4] = $5 }
+  file == 2 { theirs[$1 " " $3 " " $4] = $5; if ($4 == "graph") graphs = 1 }
   END {
-    printf "%-9s %6s %-6s %10s %12s %14s %9s %8s\n", "dataset", "batch", "vsae", "vsae ms", "vs eager", "vs compile", "GFLOP/s", "of peak"
+    # "vs graph": PyTorch with its whole step captured as a CUDA graph, where it ran (CUDA only).
+    printf "%-9s %6s %-6s %10s %12s %14s%s %9s %8s\n", "dataset", "batch", "vsae", "vsae ms", "vs eager", "vs compile",
+      graphs ? sprintf(" %12s", "vs graph") : "", "GFLOP/s", "of peak"
     for (i = 1; i <= n; i++) {
       k = keys[i]; if (seen[k]++) continue
       split(k, kb, " "); m = split(ours[k], modes, " ")
       for (j = 1; j <= m; j++) {
         split(modes[j], mv, "=")
-        e = theirs[k " eager"]; c = theirs[k " compile"]
+        e = theirs[k " eager"]; c = theirs[k " compile"]; g = theirs[k " graph"]
         re = (e ~ /^[0-9.]+$/) ? sprintf("%.2fx", e / mv[2]) : "n/a"
         rc = (c ~ /^[0-9.]+$/) ? sprintf("%.2fx", c / mv[2]) : "n/a"
+        rg = (g ~ /^[0-9.]+$/) ? sprintf("%.2fx", g / mv[2]) : "n/a"
         pk = (peak > 0) ? sprintf("%.1f%%", 100 * mv[3] / peak) : "n/a"
-        printf "%-9s %6s %-6s %10s %12s %14s %9s %8s\n", kb[1], kb[2], mv[1], mv[2], re, rc, mv[3], pk
+        printf "%-9s %6s %-6s %10s %12s %14s%s %9s %8s\n", kb[1], kb[2], mv[1], mv[2], re, rc,
+          graphs ? sprintf(" %12s", rg) : "", mv[3], pk
       }
     }
   }' <(echo "$ours") <(echo "$theirs")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of tools/bench_train: the same VAE-SAE training step (batch gather from resident
-uint8 images, forward, backward, Adam) timed eagerly and, where available, with torch.compile.
+uint8 images, forward, backward, Adam) timed eagerly, with torch.compile where available, and on
+CUDA as one captured CUDA graph of the whole step (the peer of bench_train's graph replay).
 
 Prints rows in bench_train's format (dataset C batch mode ms/step images/s). The model is
 tools/torch_reference.py's VaeSae with Top-k done by torch.topk, the idiomatic PyTorch choice.
@@ -42,14 +43,50 @@ def make_step(model, opt, images, order, batch, scale, k, device):
     return step
 
 
-def make_adam(params):
+def make_graphed_step(model, opt, images, order, batch, scale, k, device):
+    """The whole step (gather, forward, backward, Adam) captured once as a CUDA graph and replayed,
+    as PyTorch's documentation captures a whole network. The batch cursor lives on the device."""
+    count = images.shape[0]
+    cursor = torch.zeros((), dtype=torch.long, device=device)
+    offsets = torch.arange(batch, device=device)
+
+    def body():
+        x = images[order[(cursor + offsets) % count]].float() * scale
+        out = model(x, torch.randn(batch, 10, device=device), k=k)
+        out["total"].backward()
+        opt.step()
+        cursor.add_(batch).remainder_(count)
+        return out["total"]
+
+    side = torch.cuda.Stream()  # warm-up off the default stream, as capture requires
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream().wait_stream(side)
+    opt.zero_grad(set_to_none=True)  # the captured backward allocates the gradients in the graph's pool
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        total = body()
+
+    def step():
+        graph.replay()
+        return total
+
+    return step
+
+
+def make_adam(params, capturable=False):
     """Adam as vsae_gpu's defaults; the fused kernel where this torch has one for the device (CPU
-    since torch 2.4), else the default implementation."""
+    since torch 2.4), else the default implementation. capturable: its step count stays on the
+    device, so that a CUDA graph can hold the update."""
     params = list(params)
+    extra = {"capturable": True} if capturable else {}
     try:
-        return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, fused=True)
+        return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, fused=True, **extra)
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+        return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, **extra)
 
 
 def time_steps(step, warmup, steps, repeats, device):
@@ -80,8 +117,9 @@ def main():
     p.add_argument("--batch", type=int, action="append")
     p.add_argument("--dataset", action="append", choices=["dsprites", "shapes3d"])
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
-    p.add_argument("--mode", action="append", choices=["eager", "compile"],
-                   help="only these modes (repeatable; default both), e.g. one per process to measure its memory")
+    p.add_argument("--mode", action="append", choices=["eager", "compile", "graph"],
+                   help="only these modes (repeatable; default eager, compile and, on CUDA, graph), e.g. one per "
+                        "process to measure its memory")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -98,6 +136,9 @@ def main():
     if a.mode == ["compile"] and not has_compile:
         sys.exit(f"bench_train_torch.py: --mode compile, but torch {torch.__version__} has no torch.compile"
                  + (" (--no-compile)" if a.no_compile else ""))
+    if a.mode and "graph" in a.mode and device.type != "cuda":
+        sys.exit("bench_train_torch.py: --mode graph needs --device cuda (it captures a CUDA graph)")
+    modes = a.mode or ["eager", "compile"] + (["graph"] if device.type == "cuda" else [])
     torch.manual_seed(0)
     for dataset in a.dataset or ["dsprites", "shapes3d"]:
         channels = 1 if dataset == "dsprites" else 3
@@ -107,15 +148,23 @@ def main():
             high = 2 if channels == 1 else 256
             images = torch.randint(0, high, (count, channels, 64, 64), dtype=torch.uint8, device=device)
             order = torch.arange(count, device=device)
-            for mode in a.mode or ["eager", "compile"]:
+            for mode in modes:
                 if mode == "compile" and not has_compile:
                     print(f"{dataset:9s} {channels:2d} {batch:6d} {mode:6s} {'n/a':>10s} {'n/a':>10s}")
                     continue
                 model = TopkVaeSae(channels).to(device)
-                opt = make_adam(model.parameters())
+                opt = make_adam(model.parameters(), capturable=mode == "graph")
                 if mode == "compile":
                     model = torch.compile(model)  # the default mode: inductor
-                step = make_step(model, opt, images, order, batch, scale, 50, device)
+                if mode == "graph":
+                    try:
+                        step = make_graphed_step(model, opt, images, order, batch, scale, 50, device)
+                    except RuntimeError as e:  # a row that says so, not a lost table
+                        print(f"# CUDA graph capture of {dataset} batch {batch} failed: {str(e).splitlines()[0]}")
+                        print(f"{dataset:9s} {channels:2d} {batch:6d} {mode:6s} {'n/a':>10s} {'n/a':>10s}", flush=True)
+                        continue
+                else:
+                    step = make_step(model, opt, images, order, batch, scale, 50, device)
                 if mode == "compile":
                     start = time.perf_counter()
                     step()  # compiles the forward and the backward graph

@@ -58,7 +58,11 @@ TEST_P(AdamBackends, StepsMatchCpu) {
                 flat_view(v.on(*be), offset, tc.count), step_t.on(*be), hyper);
   }
   EXPECT_TRUE(test::twins_match(params, {1e-6, 1e-6})) << "params";
-  EXPECT_TRUE(test::twins_match(m, {1e-9, 1e-6})) << "m";
+  // m += (1 − β1)(g − m): nvcc fuses it into one multiply-add, the CPU twin rounds the product
+  // first. The product reaches about 0.05 here (g ~ N(0, 0.1)), so each step may differ by half
+  // its ulp, 1.9e-9, and three steps by about 5e-9, however small m itself ends up (seen on an
+  // H200: 1.7e-9; the case passed under GPGPU-Sim).
+  EXPECT_TRUE(test::twins_match(m, {1e-8, 1e-6})) << "m";
   EXPECT_TRUE(test::twins_match(v, {1e-12, 1e-6})) << "v";
   EXPECT_TRUE(test::twins_match(grads, {0.0, 0.0})) << "grads are read only";
 }

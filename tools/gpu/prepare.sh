@@ -177,8 +177,8 @@ mkdir -p "$kit/src/tests/e2e" "$kit/src/configs" "$kit/src/tools/gpu"
 cp "$root"/tests/e2e/*.py "$kit/src/tests/e2e/"
 cp "$root/configs/quick.json" "$kit/src/configs/"
 cp -r "$root/configs/paper" "$kit/src/configs/"  # check.sh counts the sweeps' members from them
-cp "$root"/tools/bench_train.sh "$root"/tools/bench_train_torch.py "$root"/tools/torch_reference.py \
-  "$root"/tools/bench_topk_torch.py "$kit/src/tools/"
+# Every Python tool (a few KiB each), so that one a script imports is never left behind.
+cp "$root"/tools/bench_train.sh "$root"/tools/*.py "$kit/src/tools/"
 cp -r "$root/tools/vsae_py" "$kit/src/tools/"  # torch_reference.py imports the shared package
 rm -rf "$kit/src/tools/vsae_py/__pycache__"
 cp "$root"/tools/gpu/*.json "$kit/src/tools/gpu/"
