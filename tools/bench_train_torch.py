@@ -117,6 +117,9 @@ def main():
     p.add_argument("--batch", type=int, action="append")
     p.add_argument("--dataset", action="append", choices=["dsprites", "shapes3d"])
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    p.add_argument("--cudnn-deterministic", action="store_true",
+                   help="cuDNN's deterministic algorithms, chosen by its heuristics rather than timed "
+                        "(cudnn.deterministic, no cudnn.benchmark): vsae_gpu's own rule")
     p.add_argument("--mode", action="append", choices=["eager", "compile", "graph"],
                    help="only these modes (repeatable; default eager, compile and, on CUDA, graph), e.g. one per "
                         "process to measure its memory")
@@ -127,9 +130,11 @@ def main():
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True  # as vsae_gpu's training.tf32 default
         torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = not a.cudnn_deterministic
+        torch.backends.cudnn.deterministic = a.cudnn_deterministic
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
-    print(f"# bench_train_torch: torch {torch.__version__}, device {name}")
+    cudnn_rule = ", cuDNN deterministic, heuristics" if a.cudnn_deterministic else ""
+    print(f"# bench_train_torch: torch {torch.__version__}, device {name}{cudnn_rule}")
     print(f"# warm-up {a.warmup} steps, then the best of {a.repeats} blocks of {a.steps} steps; Top-k SAE (width 500, k 50)")
     print(f"{'dataset':9s} {'C':>2s} {'batch':>6s} {'mode':6s} {'ms/step':>10s} {'images/s':>10s}")
     has_compile = hasattr(torch, "compile") and not a.no_compile

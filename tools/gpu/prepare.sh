@@ -127,12 +127,14 @@ ln -s "../../lib/$(cd "$kit/lib" && ls libzip.so.* | head -1)" "$dev/lib/libzip.
 ln -s "../../lib/$(cd "$kit/lib" && ls libdnnl.so.* | head -1)" "$dev/lib/libdnnl.so"
 
 # ---- 5. the CUDA cases of each test binary -------------------------------------------------------
-# Every TEST/TEST_P/TEST_F whose body calls VSAE_REQUIRE_CUDA(), found in the sources and checked
+# Every TEST/TEST_P/TEST_F whose body calls VSAE_REQUIRE_CUDA() or VSAE_REQUIRE_CUDA_LIBRARIES(...)
+# (the cases that also need cuBLAS, cuDNN or graph capture), found in the sources and checked
 # against the binary's own test list, becomes one gtest filter per binary.
 python3 - "$root/tests" "$kit" <<'PY'
 import os, re, subprocess, sys
 tests_dir, kit = sys.argv[1], sys.argv[2]
 macro = re.compile(r"^\s*TEST(_P|_F)?\(\s*(\w+)\s*,\s*(\w+)\s*\)", re.M)
+requires_cuda = re.compile(r"\bVSAE_REQUIRE_CUDA(_LIBRARIES)?\(")
 lines = []
 for folder in sorted(os.listdir(tests_dir)):
     binary = os.path.join(kit, "tests", "test_" + folder)
@@ -147,7 +149,7 @@ for folder in sorted(os.listdir(tests_dir)):
         found = list(macro.finditer(text))
         for i, m in enumerate(found):
             body = text[m.end():found[i + 1].start() if i + 1 < len(found) else len(text)]
-            if "VSAE_REQUIRE_CUDA()" in body:
+            if requires_cuda.search(body):
                 suite, case = m.group(2), m.group(3)
                 patterns.append(f"*/{suite}.{case}/*" if m.group(1) == "_P" else f"{suite}.{case}")
     if not patterns:
