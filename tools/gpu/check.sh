@@ -462,7 +462,7 @@ step5() {
   fi
   limit=$(budget 200)
   if ((limit > 0)); then
-    echo "===== THREADS=$ncpu PYTHON=$python tools/bench_train.sh (vsae_gpu against PyTorch eager and torch.compile)" >>"$log_bench"
+    echo "===== THREADS=$ncpu PYTHON=$python tools/bench_train.sh (vsae_gpu against PyTorch eager, torch.compile and its whole step as a CUDA graph)" >>"$log_bench"
     # --device cuda for both sides: "auto" would fall back to a long CPU benchmark if CUDA broke.
     # MEMORY=0: the host-memory table (twelve more process starts) belongs to the CPU runs.
     run_limited "$limit" env THREADS="$ncpu" PYTHON="$python" MEMORY=0 bash "$kit/src/tools/bench_train.sh" "$bin" --device cuda \
