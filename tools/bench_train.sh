@@ -2,8 +2,7 @@
 # Runs tools/bench_train (vsae_gpu) and tools/bench_train_torch.py (PyTorch eager, torch.compile
 # and, on CUDA, the whole step as one CUDA graph) on the same shapes and thread count, and prints
 # both tables, the ratios and, on the CPU, each case's fraction of the sgemm peak measured in the
-# same run, with the device, commit and
-# command: output meant to be committed under bench/results/.
+# same run, with the device, commit and command: output meant to be committed under bench/results/.
 #   usage: tools/bench_train.sh [BUILD_DIR] [extra bench_train / bench_train_torch.py arguments]
 # THREADS (default: all cores) sets OMP_NUM_THREADS and torch.set_num_threads. PYTHON picks the
 # interpreter with torch: default .venv-bench/bin/python (PyTorch 2.x, tools/bench_peer_setup.sh

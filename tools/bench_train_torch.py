@@ -24,21 +24,27 @@ class TopkVaeSae(VaeSae):
         return torch.zeros_like(z).scatter_(1, index, F.relu(values))
 
 
+def train_on(model, opt, images, idx, scale, k, device):
+    """One step on the images at `idx`: gather, forward, backward and Adam (gradients already
+    cleared or, inside a CUDA graph, written by the captured backward). Returns the loss."""
+    x = images[idx].float() * scale
+    out = model(x, torch.randn(idx.shape[0], 10, device=device), k=k)
+    out["total"].backward()
+    opt.step()
+    return out["total"]
+
+
 def make_step(model, opt, images, order, batch, scale, k, device):
     count = images.shape[0]
     state = {"cursor": 0}
 
     def step():
         c = state["cursor"]
-        idx = order[torch.arange(c, c + batch, device=device) % count]
-        x = images[idx].float() * scale
-        eps = torch.randn(batch, 10, device=device)
-        out = model(x, eps, k=k)
         opt.zero_grad(set_to_none=True)
-        out["total"].backward()
-        opt.step()
+        idx = order[torch.arange(c, c + batch, device=device) % count]
+        total = train_on(model, opt, images, idx, scale, k, device)
         state["cursor"] = (c + batch) % count
-        return out["total"]
+        return total
 
     return step
 
@@ -51,12 +57,9 @@ def make_graphed_step(model, opt, images, order, batch, scale, k, device):
     offsets = torch.arange(batch, device=device)
 
     def body():
-        x = images[order[(cursor + offsets) % count]].float() * scale
-        out = model(x, torch.randn(batch, 10, device=device), k=k)
-        out["total"].backward()
-        opt.step()
+        total = train_on(model, opt, images, order[(cursor + offsets) % count], scale, k, device)
         cursor.add_(batch).remainder_(count)
-        return out["total"]
+        return total
 
     side = torch.cuda.Stream()  # warm-up off the default stream, as capture requires
     side.wait_stream(torch.cuda.current_stream())

@@ -23,7 +23,8 @@ LIBS = {"cudart": "libcudart.so.13", "cublas": "libcublas.so.13", "cudnn": "libc
 
 
 def find(soname):
-    """The library's path: the loader's own search first, then CUDA's prefix and pip's nvidia/ folders."""
+    """The library's path in LD_LIBRARY_PATH, CUDA's prefix or pip's nvidia/ folders, else the bare
+    name for dlopen's own search."""
     folders = os.environ.get("LD_LIBRARY_PATH", "").split(":") + ["/usr/local/cuda/lib64", "/usr/local/nvidia/lib64"]
     folders += glob.glob(os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "*", "lib"))
     for folder in folders:
